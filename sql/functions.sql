@@ -1,0 +1,56 @@
+-- omen_index_stats, omen_index_check, omen_index_retrain, amvalidate,
+-- build progress phases.
+CREATE TABLE fs (k int8);
+INSERT INTO fs SELECT g * 2 FROM generate_series(1, 50000) g;
+INSERT INTO fs SELECT NULL FROM generate_series(1, 10);
+CREATE INDEX fs_omen ON fs USING omen (k) WITH (epsilon = 4);
+SELECT entries, null_entries, leaf_pages, model_segments, epsilon, max_error <= epsilon AS bounded,
+       mean_error <= epsilon AS mean_bounded, model_version, splits_since_retrain, retrains,
+       last_retrain IS NOT NULL AS fitted, index_bytes = pg_relation_size('fs_omen') AS bytes_match,
+       fillfactor
+FROM omen_index_stats('fs_omen');
+-- an omen index is much smaller than btree on the same column
+CREATE INDEX fs_btree ON fs (k);
+SELECT pg_relation_size('fs_omen')::float8 / pg_relation_size('fs_btree') < 0.8 AS smaller_than_btree;
+DROP INDEX fs_btree;
+
+INSERT INTO fs SELECT g * 2 + 1 FROM generate_series(1, 20000) g;
+SELECT splits_since_retrain > 0 AS stale, model_version FROM omen_index_stats('fs_omen');
+SELECT omen_index_check('fs_omen');
+SELECT omen_index_check('fs_omen', heapallindexed => true);
+SELECT omen_index_retrain('fs_omen');
+SELECT splits_since_retrain, retrains, model_version, max_error <= epsilon AS bounded
+FROM omen_index_stats('fs_omen');
+SELECT omen_index_check('fs_omen', true);
+-- VACUUM retrains a stale model too
+INSERT INTO fs SELECT -g FROM generate_series(1, 5000) g;
+VACUUM fs;
+SELECT splits_since_retrain, retrains, model_version FROM omen_index_stats('fs_omen');
+SELECT omen_index_check('fs_omen', true);
+-- retraining frees the old model's pages for reuse
+SELECT omen_index_retrain('fs_omen');
+SELECT omen_index_retrain('fs_omen');
+SELECT pg_relation_size('fs_omen') AS sz \gset
+SELECT omen_index_retrain('fs_omen');
+VACUUM fs;
+SELECT omen_index_retrain('fs_omen');
+SELECT pg_relation_size('fs_omen') = :sz AS no_growth_from_retrains;
+
+-- amvalidate accepts every shipped operator class
+SELECT opc.opcname, amvalidate(opc.oid)
+FROM pg_opclass opc JOIN pg_am am ON am.oid = opc.opcmethod
+WHERE am.amname = 'omen' ORDER BY 1;
+-- and catches a broken family
+CREATE OPERATOR FAMILY broken_ops USING omen;
+CREATE OPERATOR CLASS broken_int8_ops FOR TYPE int8 USING omen FAMILY broken_ops AS
+    OPERATOR 1 <, OPERATOR 3 =;
+SELECT amvalidate(oid) FROM pg_opclass WHERE opcname = 'broken_int8_ops';
+DROP OPERATOR FAMILY broken_ops USING omen;
+
+-- the access method's properties, as btree's
+SELECT a.prop, pg_indexam_has_property(am.oid, a.prop)
+FROM pg_am am, unnest(ARRAY['can_order', 'can_unique', 'can_multi_col', 'can_exclude', 'can_include']) a(prop)
+WHERE am.amname = 'omen';
+SELECT a.prop, pg_index_has_property('fs_omen'::regclass, a.prop)
+FROM unnest(ARRAY['clusterable', 'index_scan', 'bitmap_scan', 'backward_scan']) a(prop);
+

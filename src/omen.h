@@ -1,0 +1,394 @@
+/*
+ * omen.h
+ *	  Learned index access method for int8-like keys: shared definitions.
+ *
+ * The on-disk format, the locking protocol and the WAL records are
+ * described in src/README.md; keep the two in step.
+ */
+#ifndef OMEN_H
+#define OMEN_H
+
+#include "postgres.h"
+
+#include "access/amapi.h"
+#include "access/genam.h"
+#include "access/itup.h"
+#include "nodes/execnodes.h"
+#include "nodes/pathnodes.h"
+#include "parser/parsetree.h"
+#include "utils/rel.h"
+#include "storage/bufmgr.h"
+#include "storage/bufpage.h"
+#include "utils/relcache.h"
+
+/* ---------------------------------------------------------------------
+ * Identification
+ * ---------------------------------------------------------------------
+ */
+#define OMEN_MAGIC				0x4F4D454E	/* "OMEN" */
+#define OMEN_FORMAT_VERSION		1
+#define OMEN_PAGE_ID			0xFF8A		/* last 2 bytes of every page */
+
+#define OMEN_METAPAGE_BLKNO		0
+
+/* Build phases reported in pg_stat_progress_create_index.subphase */
+#define OMEN_PHASE_SCAN			2
+#define OMEN_PHASE_SORT			3
+#define OMEN_PHASE_LOAD			4
+#define OMEN_PHASE_FIT			5
+
+/* Reloptions */
+#define OMEN_DEFAULT_EPSILON	16
+#define OMEN_MIN_EPSILON		1
+#define OMEN_MAX_EPSILON		65536
+#define OMEN_DEFAULT_FILLFACTOR 90
+#define OMEN_MIN_FILLFACTOR		10
+#define OMEN_MAX_FILLFACTOR		100
+
+typedef struct OmenOptions
+{
+	int32		vl_len_;		/* varlena header (do not touch directly!) */
+	int			epsilon;		/* model error bound, in leaves */
+	int			fillfactor;		/* leaf fill at build, percent */
+} OmenOptions;
+
+/*
+ * Two trees share one index: the key tree holds (key, heap TID) for non-NULL
+ * keys; the null tree holds NULL entries, keyed by the encoded heap TID so
+ * that the same leaf, split, scan and model code serves both.
+ */
+#define OMEN_TREE_KEYS			0
+#define OMEN_TREE_NULLS			1
+#define OMEN_NTREES				2
+
+/* ---------------------------------------------------------------------
+ * Positions: every entry and every fence is a (key, tid) pair compared
+ * lexicographically as two int64s.  A heap TID is encoded as
+ * (block << 16 | offset), which is >= 1 for every real TID, so -1 is a
+ * "minus infinity" TID that sorts before every real entry with that key.
+ * ---------------------------------------------------------------------
+ */
+#define OMEN_TID_MIN			((int64) -1)
+#define OMEN_TID_MAX			PG_INT64_MAX
+
+typedef struct OmenPos
+{
+	int64		key;
+	int64		tid;
+} OmenPos;
+
+static inline int64
+omen_tid_encode(ItemPointer tid)
+{
+	return ((int64) ItemPointerGetBlockNumberNoCheck(tid) << 16) |
+		(int64) ItemPointerGetOffsetNumberNoCheck(tid);
+}
+
+static inline int
+omen_pos_cmp(int64 k1, int64 t1, int64 k2, int64 t2)
+{
+	if (k1 != k2)
+		return k1 < k2 ? -1 : 1;
+	if (t1 != t2)
+		return t1 < t2 ? -1 : 1;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Page special space, shared by all page kinds.
+ * ---------------------------------------------------------------------
+ */
+#define OMEN_P_META				(1 << 0)
+#define OMEN_P_LEAF				(1 << 1)
+#define OMEN_P_NULLS			(1 << 2)	/* leaf of the null tree */
+#define OMEN_P_MODEL			(1 << 3)
+#define OMEN_P_FREE				(1 << 4)	/* recyclable, in the FSM */
+
+typedef struct OmenPageOpaqueData
+{
+	BlockNumber left;			/* left sibling, or InvalidBlockNumber */
+	BlockNumber right;			/* right sibling / next model page */
+	OmenPos		low;			/* entries are >= low ... */
+	OmenPos		high;			/* ... and < high */
+	uint64		version;		/* model pages: model version */
+	uint16		flags;
+	uint16		page_id;		/* OMEN_PAGE_ID */
+} OmenPageOpaqueData;
+
+typedef OmenPageOpaqueData *OmenPageOpaque;
+
+#define OmenPageGetOpaque(page) ((OmenPageOpaque) PageGetSpecialPointer(page))
+#define OmenPageIsLeaf(page)	((OmenPageGetOpaque(page)->flags & OMEN_P_LEAF) != 0)
+#define OmenPageIsRightmost(page) (OmenPageGetOpaque(page)->right == InvalidBlockNumber)
+
+/* The leftmost leaf's low fence and the rightmost leaf's high fence. */
+#define OMEN_POS_MIN_KEY		PG_INT64_MIN
+#define OMEN_POS_MAX_KEY		PG_INT64_MAX
+
+/*
+ * Leaf layout: after the page header, keys[] (int64) grows up to pd_lower;
+ * tids[] (ItemPointerData) runs from pd_upper to the special space, both in
+ * entry order.  An entry costs 14 bytes and no line pointer.
+ */
+#define OMEN_ENTRY_SIZE			(sizeof(int64) + sizeof(ItemPointerData))
+#define OMEN_LEAF_SPACE			(BLCKSZ - SizeOfPageHeaderData - MAXALIGN(sizeof(OmenPageOpaqueData)))
+#define OMEN_LEAF_CAPACITY		((int) (OMEN_LEAF_SPACE / OMEN_ENTRY_SIZE))
+
+static inline int
+OmenLeafNEntries(Page page)
+{
+	return (((PageHeader) page)->pd_lower - SizeOfPageHeaderData) / sizeof(int64);
+}
+
+static inline int64 *
+OmenLeafKeys(Page page)
+{
+	return (int64 *) ((char *) page + SizeOfPageHeaderData);
+}
+
+static inline ItemPointer
+OmenLeafTids(Page page)
+{
+	return (ItemPointer) ((char *) page + ((PageHeader) page)->pd_upper);
+}
+
+/* ---------------------------------------------------------------------
+ * Metapage (block 0)
+ * ---------------------------------------------------------------------
+ */
+typedef struct OmenMetaPageData
+{
+	uint32		magic;
+	uint32		format_version;
+	uint32		epsilon;		/* frozen at build */
+	uint32		fillfactor;		/* frozen at build */
+	Oid			keytype;		/* type of the indexed column */
+	BlockNumber root[OMEN_NTREES];	/* leftmost leaf of each tree */
+	BlockNumber model_head;		/* first page of the current model */
+	uint32		model_npages;
+	uint32		model_bytes;
+	uint64		model_version;
+	uint64		leaf_pages;		/* leaves of both trees */
+	uint64		splits_total;	/* leaf splits since build */
+	uint64		splits_at_retrain;	/* splits_total when the model was fit */
+	uint64		retrains;
+	TimestampTz last_retrain;
+	uint32		model_segments;
+	uint32		max_error;
+	double		mean_error;
+} OmenMetaPageData;
+
+typedef OmenMetaPageData *OmenMetaPage;
+
+#define OmenPageGetMeta(page)	((OmenMetaPage) PageGetContents(page))
+
+/* ---------------------------------------------------------------------
+ * The learned model.
+ *
+ * Per tree, a directory lists the leaves the model knows in key order:
+ * their low fences (key, tid) and block numbers.  Piecewise-linear segments
+ * map a key to a directory slot with error at most epsilon; a galloping
+ * search from the predicted slot finds the last leaf whose low fence is
+ * <= the target position.  Low fences never change, so a directory of an
+ * older model is still a sorted subset of the current leaves: a stale
+ * model lands left of the target and the B-link right-walk finishes.
+ * ---------------------------------------------------------------------
+ */
+typedef struct OmenSegment
+{
+	int64		first_key;		/* smallest key this segment predicts */
+	double		slope;			/* slots per key */
+	double		intercept;		/* predicted slot at first_key */
+	uint32		first_slot;
+	uint32		nslots;
+} OmenSegment;
+
+typedef struct OmenTreeModel
+{
+	uint32		nsegments;
+	uint32		nleaves;
+	uint32		max_error;
+	uint32		pad;
+	double		mean_error;
+	/* pointers into the same allocation, valid in memory only */
+	OmenSegment *segs;
+	int64	   *seg_keys;		/* segs[i].first_key, for binary search */
+	int64	   *dir_keys;
+	int64	   *dir_tids;
+	BlockNumber *dir_blocks;
+} OmenTreeModel;
+
+/*
+ * The serialized model: OmenModelBlobHeader, then for each tree its
+ * segments, dir_keys, dir_tids and dir_blocks (padded to 8 bytes).
+ */
+typedef struct OmenModelBlobTree
+{
+	uint32		nsegments;
+	uint32		nleaves;
+	uint32		max_error;
+	uint32		pad;
+	double		mean_error;
+} OmenModelBlobTree;
+
+typedef struct OmenModelBlobHeader
+{
+	uint32		magic;
+	uint32		epsilon;
+	uint64		version;
+	OmenModelBlobTree tree[OMEN_NTREES];
+} OmenModelBlobHeader;
+
+/* The per-backend cache kept in rd_amcache: one palloc chunk. */
+typedef struct OmenModelCache
+{
+	uint64		version;
+	uint32		epsilon;
+	OmenTreeModel tree[OMEN_NTREES];
+	/* blob data follows */
+} OmenModelCache;
+
+/* Leaves collected for a fit: in key order. */
+typedef struct OmenLeafList
+{
+	int			n;
+	int			cap;
+	int64	   *keys;
+	int64	   *tids;
+	BlockNumber *blocks;
+} OmenLeafList;
+
+/* ---------------------------------------------------------------------
+ * Scan state
+ * ---------------------------------------------------------------------
+ */
+typedef struct OmenScanItem
+{
+	ItemPointerData tid;
+	int64		key;
+} OmenScanItem;
+
+typedef struct OmenScanRange
+{
+	int64		lo;
+	int64		hi;
+} OmenScanRange;
+
+typedef struct OmenScanPos
+{
+	Buffer		buf;			/* pinned leaf the items came from */
+	BlockNumber blkno;
+	BlockNumber next;			/* right (forward) or left (backward) link */
+	OmenPos		low;			/* fences of that leaf when read */
+	OmenPos		high;
+	int			range;			/* current range index */
+	bool		range_done;		/* current range finished on this leaf */
+	int			tree;
+	int			nitems;
+	int			item;			/* next item to return */
+	OmenScanItem items[FLEXIBLE_ARRAY_MEMBER];
+} OmenScanPos;
+
+typedef struct OmenScanOpaqueData
+{
+	/* preprocessed keys */
+	bool		keys_ready;
+	bool		empty;			/* quals can never match */
+	bool		want_keys;		/* key tree participates */
+	bool		want_nulls;		/* null tree participates */
+	int			nranges;
+	OmenScanRange *ranges;		/* sorted, disjoint, inclusive */
+
+	/* position */
+	bool		started;
+	bool		finished;
+	ScanDirection dir;
+	int			phase;			/* index into the direction's tree order */
+	OmenScanPos *pos;
+	OmenScanPos *mark;
+	int			mark_phase;
+	bool		mark_finished;
+	Oid			keytype;
+	MemoryContext cxt;			/* preprocessed keys, reset by rescan */
+	struct OmenScanExtra *extra;
+} OmenScanOpaqueData;
+
+typedef OmenScanOpaqueData *OmenScanOpaque;
+
+/* ---------------------------------------------------------------------
+ * Functions
+ * ---------------------------------------------------------------------
+ */
+
+/* omen.c */
+extern void _PG_init(void);
+extern bytea *omenoptions(Datum reloptions, bool validate);
+extern int	omen_reloption_epsilon(Relation index);
+extern int	omen_reloption_fillfactor(Relation index);
+extern int64 omen_datum_to_key(Datum d, Oid type);
+extern Datum omen_key_to_datum(int64 key, Oid type);
+extern bool omen_key_type_supported(Oid type);
+
+/* omenpage.c */
+extern void omen_init_page(Page page, uint16 flags);
+extern void omen_check_page(Relation index, Buffer buf, BlockNumber blkno, uint16 want);
+extern void omen_check_metapage(Relation index, Page page);
+extern Buffer omen_read_page(Relation index, BlockNumber blkno, int mode, uint16 want);
+extern Buffer omen_new_page(Relation index);
+extern void omen_fill_meta(Page page, Relation index, uint32 epsilon, uint32 fillfactor);
+extern void omen_read_meta(Relation index, OmenMetaPageData *meta);
+extern int	omen_leaf_lower_bound(Page page, int64 key, int64 tid);
+extern bool omen_pos_in_leaf(Page page, int64 key, int64 tid);
+extern void omen_leaf_set_entries(Page page, int n, const int64 *keys, const ItemPointerData *tids);
+extern void omen_leaf_insert_at(Page page, int pos, int64 key, ItemPointer tid);
+extern bool omen_leaf_has_room(Page page);
+extern int	omen_leaf_fill_target(int fillfactor);
+extern void omen_leaflist_add(OmenLeafList *list, int64 key, int64 tid, BlockNumber blkno);
+extern void omen_leaflist_free(OmenLeafList *list);
+extern void omen_corrupt(Relation index, BlockNumber blkno, const char *fmt,...) pg_attribute_printf(3, 4) pg_attribute_noreturn();
+
+/* omenmodel.c */
+extern Size omen_model_fit(OmenLeafList *lists, uint32 epsilon, uint64 version, char **blob_out);
+extern OmenModelCache *omen_get_model(Relation index);
+extern BlockNumber omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid);
+extern Buffer omen_find_leaf(Relation index, int tree, int64 key, int64 tid, int lockmode, uint16 want);
+extern Buffer omen_move_right(Relation index, Buffer buf, int64 key, int64 tid, int lockmode, uint16 want);
+extern BlockNumber omen_write_model_pages(Relation index, const char *blob, Size len, uint64 version, uint32 *npages);
+extern void omen_retrain(Relation index, bool force);
+extern void omen_lock_retrain(Relation index);
+extern void omen_unlock_retrain(Relation index);
+extern void omen_collect_leaves(Relation index, BlockNumber root, uint16 want, OmenLeafList *list);
+extern double omen_segment_predict(const OmenSegment *seg, int64 key);
+extern int	omen_model_segment_for(const OmenTreeModel *tm, int64 key);
+extern void omen_model_from_blob(char *blob, OmenModelCache *cache, bool validate);
+extern char *omen_read_model_blob(Relation index, Size *len_out, uint64 *version_out);
+extern void omen_free_model_chain(Relation index, BlockNumber head, uint64 version);
+
+/* omenbuild.c */
+extern IndexBuildResult *omenbuild(Relation heap, Relation index, IndexInfo *indexInfo);
+extern void omenbuildempty(Relation index);
+extern char *omenbuildphasename(int64 phasenum);
+
+/* omeninsert.c */
+extern bool omeninsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
+					   Relation heapRel, IndexUniqueCheck checkUnique,
+					   bool indexUnchanged, IndexInfo *indexInfo);
+
+/* omenscan.c */
+extern IndexScanDesc omenbeginscan(Relation index, int nkeys, int norderbys);
+extern void omenrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys);
+extern bool omengettuple(IndexScanDesc scan, ScanDirection dir);
+extern int64 omengetbitmap(IndexScanDesc scan, TIDBitmap *tbm);
+extern void omenendscan(IndexScanDesc scan);
+extern void omenmarkpos(IndexScanDesc scan);
+extern void omenrestrpos(IndexScanDesc scan);
+
+/* omenvacuum.c */
+extern IndexBulkDeleteResult *omenbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
+											 IndexBulkDeleteCallback callback, void *callback_state);
+extern IndexBulkDeleteResult *omenvacuumcleanup(IndexVacuumInfo *info, IndexBulkDeleteResult *stats);
+
+/* omenvalidate.c */
+extern bool omenvalidate(Oid opclassoid);
+
+#endif							/* OMEN_H */

@@ -1,0 +1,431 @@
+/*
+ * omenbuild.c
+ *	  CREATE INDEX: scan the heap, sort (key, TID) with tuplesort within
+ *	  maintenance_work_mem, write the leaves bottom-up in key order, fit the
+ *	  model in one streaming pass and write it, then the metapage.
+ *
+ * The index is new, so the pages are written straight through smgr (as
+ * nbtree's bulk loader does) and WAL-logged as full page images.
+ */
+#include "postgres.h"
+
+#include "access/relscan.h"
+#include "access/tableam.h"
+#include "access/xloginsert.h"
+#include "catalog/index.h"
+#include "catalog/pg_operator.h"
+#include "catalog/pg_type.h"
+#include "utils/builtins.h"
+#include "commands/progress.h"
+#include "executor/tuptable.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "storage/smgr.h"
+#include "utils/rel.h"
+#include "utils/timestamp.h"
+#include "utils/tuplesort.h"
+
+#include "omen.h"
+
+
+extern void omen_fill_model_page(Page page, const char *data, Size len, uint64 version, BlockNumber next);
+extern int	omen_model_page_data(void);
+
+/* Writes pages of a new index (or init fork) in block order. */
+typedef struct OmenLoader
+{
+	Relation	index;
+	ForkNumber	fork;
+	bool		use_wal;
+	BlockNumber nwritten;		/* blocks written so far */
+
+	/* the leaf being filled */
+	int			tree;
+	uint16		leaf_flags;
+	bool		open;
+	BlockNumber blkno;
+	BlockNumber prev;
+	OmenPos		low;
+	int			n;
+	int			fill;
+	int64		keys[OMEN_LEAF_CAPACITY];
+	ItemPointerData tids[OMEN_LEAF_CAPACITY];
+
+	OmenLeafList lists[OMEN_NTREES];
+	int64		entries;
+} OmenLoader;
+
+typedef struct OmenBuildState
+{
+	Oid			keytype;
+	Tuplesortstate *keysort;
+	Tuplesortstate *nullsort;
+	TupleTableSlot *slot;		/* virtual: what we put into the sort */
+	TupleTableSlot *outslot;	/* minimal: what comes out of it */
+	double		indtuples;
+} OmenBuildState;
+
+static void
+loader_write(OmenLoader *ld, Page page, BlockNumber blkno)
+{
+	SMgrRelation smgr = RelationGetSmgr(ld->index);
+
+	PageSetChecksumInplace(page, blkno);
+	if (blkno >= ld->nwritten)
+	{
+		Assert(blkno == ld->nwritten);
+		smgrextend(smgr, ld->fork, blkno, (char *) page, true);
+		ld->nwritten = blkno + 1;
+	}
+	else
+		smgrwrite(smgr, ld->fork, blkno, (char *) page, true);
+	if (ld->use_wal)
+		log_newpage(&smgr->smgr_rnode.node, ld->fork, blkno, page, true);
+}
+
+/* Write the open leaf with the given high fence and right link. */
+static void
+loader_flush_leaf(OmenLoader *ld, OmenPos high, BlockNumber right)
+{
+	PGAlignedBlock buf;
+	Page		page = (Page) buf.data;
+	OmenPageOpaque opaque;
+
+	omen_init_page(page, ld->leaf_flags);
+	opaque = OmenPageGetOpaque(page);
+	opaque->left = ld->prev;
+	opaque->right = right;
+	opaque->low = ld->low;
+	opaque->high = high;
+	omen_leaf_set_entries(page, ld->n, ld->keys, ld->tids);
+	loader_write(ld, page, ld->blkno);
+	omen_leaflist_add(&ld->lists[ld->tree], ld->low.key, ld->low.tid, ld->blkno);
+}
+
+static void
+loader_start_tree(OmenLoader *ld, int tree, int fillfactor)
+{
+	ld->tree = tree;
+	ld->leaf_flags = tree == OMEN_TREE_NULLS ? (OMEN_P_LEAF | OMEN_P_NULLS) : OMEN_P_LEAF;
+	ld->open = true;
+	ld->blkno = ld->nwritten;
+	ld->prev = InvalidBlockNumber;
+	ld->low.key = OMEN_POS_MIN_KEY;
+	ld->low.tid = OMEN_TID_MIN;
+	ld->n = 0;
+	ld->fill = omen_leaf_fill_target(fillfactor);
+}
+
+/*
+ * Append the next entry in (key, tid) order.  When the leaf is full, the
+ * separator is (key, -inf) if the key differs from the previous entry's,
+ * so an equality probe for that key lands on the new leaf directly; within
+ * a run of equal keys the separator keeps the TID.
+ */
+static void
+loader_add(OmenLoader *ld, int64 key, ItemPointer tid)
+{
+	if (ld->n >= ld->fill)
+	{
+		OmenPos		sep;
+
+		sep.key = key;
+		sep.tid = (key != ld->keys[ld->n - 1]) ? OMEN_TID_MIN : omen_tid_encode(tid);
+		loader_flush_leaf(ld, sep, ld->blkno + 1);
+		ld->prev = ld->blkno;
+		ld->blkno = ld->blkno + 1;
+		ld->low = sep;
+		ld->n = 0;
+	}
+	ld->keys[ld->n] = key;
+	ld->tids[ld->n] = *tid;
+	ld->n++;
+	ld->entries++;
+}
+
+static void
+loader_finish_tree(OmenLoader *ld)
+{
+	OmenPos		inf;
+
+	inf.key = OMEN_POS_MAX_KEY;
+	inf.tid = OMEN_TID_MAX;
+	loader_flush_leaf(ld, inf, InvalidBlockNumber);
+	ld->open = false;
+}
+
+/*
+ * Fit the model over the leaves just written, write its pages and then the
+ * metapage.
+ */
+static void
+loader_finish_index(OmenLoader *ld, uint32 epsilon, uint32 fillfactor, BlockNumber roots[OMEN_NTREES])
+{
+	PGAlignedBlock buf;
+	Page		page = (Page) buf.data;
+	char	   *blob;
+	Size		len;
+	Size		off;
+	int			per_page = omen_model_page_data();
+	BlockNumber head = ld->nwritten;
+	uint32		npages = 0;
+	OmenModelBlobHeader *hdr;
+	OmenMetaPage meta;
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_FIT);
+	len = omen_model_fit(ld->lists, epsilon, 1, &blob);
+	hdr = (OmenModelBlobHeader *) blob;
+
+	for (off = 0; off < len; off += per_page)
+	{
+		Size		chunk = Min((Size) per_page, len - off);
+		BlockNumber blkno = ld->nwritten;
+
+		omen_fill_model_page(page, blob + off, chunk, 1,
+							 off + chunk < len ? blkno + 1 : InvalidBlockNumber);
+		loader_write(ld, page, blkno);
+		npages++;
+	}
+
+	omen_fill_meta(page, ld->index, epsilon, fillfactor);
+	meta = OmenPageGetMeta(page);
+	meta->root[OMEN_TREE_KEYS] = roots[OMEN_TREE_KEYS];
+	meta->root[OMEN_TREE_NULLS] = roots[OMEN_TREE_NULLS];
+	meta->model_head = head;
+	meta->model_npages = npages;
+	meta->model_bytes = len;
+	meta->model_version = 1;
+	meta->leaf_pages = ld->lists[OMEN_TREE_KEYS].n + ld->lists[OMEN_TREE_NULLS].n;
+	meta->model_segments = hdr->tree[OMEN_TREE_KEYS].nsegments + hdr->tree[OMEN_TREE_NULLS].nsegments;
+	meta->max_error = Max(hdr->tree[OMEN_TREE_KEYS].max_error, hdr->tree[OMEN_TREE_NULLS].max_error);
+	meta->mean_error = hdr->tree[OMEN_TREE_KEYS].mean_error;
+	meta->last_retrain = GetCurrentTimestamp();
+	loader_write(ld, page, OMEN_METAPAGE_BLKNO);
+
+	pfree(blob);
+}
+
+static void
+loader_init(OmenLoader *ld, Relation index, ForkNumber fork, bool use_wal)
+{
+	PGAlignedBlock zero;
+
+	MemSet(ld, 0, offsetof(OmenLoader, keys));
+	MemSet(ld->lists, 0, sizeof(ld->lists));
+	ld->entries = 0;
+	ld->index = index;
+	ld->fork = fork;
+	ld->use_wal = use_wal;
+	ld->nwritten = 0;
+
+	/* reserve block 0 for the metapage, written last */
+	MemSet(zero.data, 0, BLCKSZ);
+	smgrextend(RelationGetSmgr(index), fork, OMEN_METAPAGE_BLKNO, zero.data, true);
+	ld->nwritten = 1;
+}
+
+static void
+loader_end(OmenLoader *ld)
+{
+	int			t;
+
+	/*
+	 * The pages bypassed shared buffers; as in nbtree, they must reach disk
+	 * before a checkpoint could consider the WAL records before it obsolete.
+	 */
+	if (ld->use_wal)
+		smgrimmedsync(RelationGetSmgr(ld->index), ld->fork);
+	for (t = 0; t < OMEN_NTREES; t++)
+		omen_leaflist_free(&ld->lists[t]);
+}
+
+static void
+omen_build_callback(Relation index, ItemPointer tid, Datum *values,
+					bool *isnull, bool tupleIsAlive, void *state)
+{
+	OmenBuildState *bs = (OmenBuildState *) state;
+
+	if (isnull[0])
+		tuplesort_putdatum(bs->nullsort, Int64GetDatum(omen_tid_encode(tid)), false);
+	else
+	{
+		TupleTableSlot *slot = bs->slot;
+
+		ExecClearTuple(slot);
+		slot->tts_values[0] = Int64GetDatum(omen_datum_to_key(values[0], bs->keytype));
+		slot->tts_isnull[0] = false;
+		slot->tts_values[1] = Int64GetDatum(omen_tid_encode(tid));
+		slot->tts_isnull[1] = false;
+		ExecStoreVirtualTuple(slot);
+		tuplesort_puttupleslot(bs->keysort, slot);
+	}
+	bs->indtuples += 1;
+}
+
+static void
+omen_check_build_options(Relation index)
+{
+	Oid			keytype = TupleDescAttr(RelationGetDescr(index), 0)->atttypid;
+
+	if (IndexRelationGetNumberOfAttributes(index) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("omen indexes support exactly one key column")));
+	if (!omen_key_type_supported(keytype))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("omen indexes do not support type %s", format_type_be(keytype))));
+	if (index->rd_indoption[0] & (INDOPTION_DESC | INDOPTION_NULLS_FIRST))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("omen indexes support only ascending order with nulls last"),
+				 errhint("An omen index answers ORDER BY ... DESC by scanning backward.")));
+}
+
+static void
+decode_tid(int64 enc, ItemPointer tid)
+{
+	ItemPointerSet(tid, (BlockNumber) (enc >> 16), (OffsetNumber) (enc & 0xFFFF));
+}
+
+IndexBuildResult *
+omenbuild(Relation heap, Relation index, IndexInfo *indexInfo)
+{
+	IndexBuildResult *result;
+	OmenBuildState bs;
+	OmenLoader *ld;
+	TupleDesc	sortdesc;
+	AttrNumber	attnums[2] = {1, 2};
+	Oid			sortops[2] = {Int8LessOperator, Int8LessOperator};
+	Oid			collations[2] = {InvalidOid, InvalidOid};
+	bool		nullsfirst[2] = {false, false};
+	double		reltuples;
+	BlockNumber roots[OMEN_NTREES];
+	Datum		d;
+	bool		isnull;
+	int64		done = 0;
+
+	if (RelationGetNumberOfBlocks(index) != 0)
+		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
+	omen_check_build_options(index);
+
+	MemSet(&bs, 0, sizeof(bs));
+	bs.keytype = TupleDescAttr(RelationGetDescr(index), 0)->atttypid;
+	sortdesc = CreateTemplateTupleDesc(2);
+	TupleDescInitEntry(sortdesc, (AttrNumber) 1, "key", INT8OID, -1, 0);
+	TupleDescInitEntry(sortdesc, (AttrNumber) 2, "tid", INT8OID, -1, 0);
+	bs.slot = MakeSingleTupleTableSlot(sortdesc, &TTSOpsVirtual);
+	bs.outslot = MakeSingleTupleTableSlot(sortdesc, &TTSOpsMinimalTuple);
+	bs.keysort = tuplesort_begin_heap(sortdesc, 2, attnums, sortops, collations, nullsfirst,
+									  maintenance_work_mem, NULL, TUPLESORT_NONE);
+	bs.nullsort = tuplesort_begin_datum(INT8OID, Int8LessOperator, InvalidOid, false,
+										Max(64, maintenance_work_mem / 16), NULL, TUPLESORT_NONE);
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_SCAN);
+	reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
+									   omen_build_callback, (void *) &bs, NULL);
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_SORT);
+	tuplesort_performsort(bs.keysort);
+	tuplesort_performsort(bs.nullsort);
+
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_LOAD);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) bs.indtuples);
+
+	ld = palloc(sizeof(OmenLoader));
+	loader_init(ld, index, MAIN_FORKNUM, RelationNeedsWAL(index));
+
+	roots[OMEN_TREE_KEYS] = ld->nwritten;
+	loader_start_tree(ld, OMEN_TREE_KEYS, omen_reloption_fillfactor(index));
+	while (tuplesort_gettupleslot(bs.keysort, true, false, bs.outslot, NULL))
+	{
+		ItemPointerData tid;
+		bool		n1,
+					n2;
+		int64		key = DatumGetInt64(slot_getattr(bs.outslot, 1, &n1));
+
+		decode_tid(DatumGetInt64(slot_getattr(bs.outslot, 2, &n2)), &tid);
+		loader_add(ld, key, &tid);
+		if ((++done & 0x3FFF) == 0)
+		{
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, done);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	loader_finish_tree(ld);
+
+	roots[OMEN_TREE_NULLS] = ld->nwritten;
+	loader_start_tree(ld, OMEN_TREE_NULLS, omen_reloption_fillfactor(index));
+	while (tuplesort_getdatum(bs.nullsort, true, &d, &isnull, NULL))
+	{
+		ItemPointerData tid;
+		int64		enc = DatumGetInt64(d);
+
+		decode_tid(enc, &tid);
+		loader_add(ld, enc, &tid);
+		if ((++done & 0x3FFF) == 0)
+		{
+			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, done);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	loader_finish_tree(ld);
+	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, done);
+
+	tuplesort_end(bs.keysort);
+	tuplesort_end(bs.nullsort);
+	ExecDropSingleTupleTableSlot(bs.slot);
+	ExecDropSingleTupleTableSlot(bs.outslot);
+
+	loader_finish_index(ld, omen_reloption_epsilon(index), omen_reloption_fillfactor(index), roots);
+	loader_end(ld);
+
+	result = palloc(sizeof(IndexBuildResult));
+	result->heap_tuples = reltuples;
+	result->index_tuples = (double) ld->entries;
+	pfree(ld);
+	return result;
+}
+
+/*
+ * The init fork of an unlogged index: an empty index, always WAL-logged so
+ * that it exists after a crash.
+ */
+void
+omenbuildempty(Relation index)
+{
+	OmenLoader *ld = palloc(sizeof(OmenLoader));
+	BlockNumber roots[OMEN_NTREES];
+
+	omen_check_build_options(index);
+	loader_init(ld, index, INIT_FORKNUM, true);
+	roots[OMEN_TREE_KEYS] = ld->nwritten;
+	loader_start_tree(ld, OMEN_TREE_KEYS, OMEN_DEFAULT_FILLFACTOR);
+	loader_finish_tree(ld);
+	roots[OMEN_TREE_NULLS] = ld->nwritten;
+	loader_start_tree(ld, OMEN_TREE_NULLS, OMEN_DEFAULT_FILLFACTOR);
+	loader_finish_tree(ld);
+	loader_finish_index(ld, omen_reloption_epsilon(index), omen_reloption_fillfactor(index), roots);
+	loader_end(ld);
+	pfree(ld);
+}
+
+char *
+omenbuildphasename(int64 phasenum)
+{
+	switch (phasenum)
+	{
+		case PROGRESS_CREATEIDX_SUBPHASE_INITIALIZE:
+			return "initializing";
+		case OMEN_PHASE_SCAN:
+			return "scanning table";
+		case OMEN_PHASE_SORT:
+			return "sorting keys";
+		case OMEN_PHASE_LOAD:
+			return "writing leaves";
+		case OMEN_PHASE_FIT:
+			return "fitting model";
+		default:
+			return NULL;
+	}
+}

@@ -1,0 +1,467 @@
+/*
+ * omenfuncs.c
+ *	  SQL functions: omen_index_stats, omen_index_check, omen_index_retrain.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xlog.h"
+#include "catalog/index.h"
+#include "catalog/pg_am.h"
+#include "commands/defrem.h"
+#include "funcapi.h"
+#include "lib/bloomfilter.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/lsyscache.h"
+#include "utils/rel.h"
+#include "utils/syscache.h"
+#include "utils/timestamp.h"
+
+#include "omen.h"
+
+PG_FUNCTION_INFO_V1(omen_index_stats);
+PG_FUNCTION_INFO_V1(omen_index_check);
+PG_FUNCTION_INFO_V1(omen_index_retrain);
+
+/* Open an index and make sure it is an omen index. */
+static Relation
+open_omen_index(Oid indexoid, LOCKMODE lockmode)
+{
+	Relation	index = index_open(indexoid, lockmode);
+	HeapTuple	amtup = SearchSysCache1(AMOID, ObjectIdGetDatum(index->rd_rel->relam));
+	bool		isomen = false;
+
+	if (HeapTupleIsValid(amtup))
+	{
+		isomen = strcmp(NameStr(((Form_pg_am) GETSTRUCT(amtup))->amname), "omen") == 0;
+		ReleaseSysCache(amtup);
+	}
+	if (!isomen)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an omen index", RelationGetRelationName(index))));
+	return index;
+}
+
+static Oid
+index_heap_or_error(Oid indexoid)
+{
+	Oid			heapoid = IndexGetRelation(indexoid, true);
+
+	if (!OidIsValid(heapoid))
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not an index", get_rel_name(indexoid) ? get_rel_name(indexoid) : "?")));
+	return heapoid;
+}
+
+/* Count the entries of a tree by walking its leaves. */
+static int64
+count_entries(Relation index, BlockNumber root, uint16 want)
+{
+	BlockNumber blkno = root;
+	int64		n = 0;
+
+	while (blkno != InvalidBlockNumber)
+	{
+		Buffer		buf = omen_read_page(index, blkno, BUFFER_LOCK_SHARE, want);
+		Page		page = BufferGetPage(buf);
+
+		n += OmenLeafNEntries(page);
+		blkno = OmenPageGetOpaque(page)->right;
+		UnlockReleaseBuffer(buf);
+		CHECK_FOR_INTERRUPTS();
+	}
+	return n;
+}
+
+Datum
+omen_index_stats(PG_FUNCTION_ARGS)
+{
+	Oid			indexoid = PG_GETARG_OID(0);
+	Relation	index;
+	OmenMetaPageData meta;
+	TupleDesc	tupdesc;
+	Datum		values[13];
+	bool		nulls[13];
+	int64		entries;
+	int64		null_entries;
+	BlockNumber nblocks;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	index = open_omen_index(indexoid, AccessShareLock);
+	omen_read_meta(index, &meta);
+	entries = count_entries(index, meta.root[OMEN_TREE_KEYS], OMEN_P_LEAF);
+	null_entries = count_entries(index, meta.root[OMEN_TREE_NULLS], OMEN_P_LEAF | OMEN_P_NULLS);
+	nblocks = RelationGetNumberOfBlocks(index);
+	index_close(index, AccessShareLock);
+
+	MemSet(nulls, 0, sizeof(nulls));
+	values[0] = Int64GetDatum(entries + null_entries);
+	values[1] = Int64GetDatum((int64) meta.leaf_pages);
+	values[2] = Int32GetDatum((int32) meta.model_segments);
+	values[3] = Int32GetDatum((int32) meta.epsilon);
+	values[4] = Int32GetDatum((int32) meta.max_error);
+	values[5] = Float8GetDatum(meta.mean_error);
+	values[6] = Int64GetDatum((int64) meta.model_version);
+	values[7] = Int64GetDatum((int64) (meta.splits_total - meta.splits_at_retrain));
+	values[8] = Int64GetDatum((int64) meta.retrains);
+	values[9] = TimestampTzGetDatum(meta.last_retrain);
+	nulls[9] = meta.last_retrain == 0;
+	values[10] = Int64GetDatum((int64) nblocks * BLCKSZ);
+	values[11] = Int32GetDatum((int32) meta.fillfactor);
+	values[12] = Int64GetDatum(null_entries);
+
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+Datum
+omen_index_retrain(PG_FUNCTION_ARGS)
+{
+	Oid			indexoid = PG_GETARG_OID(0);
+	Relation	index;
+
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("recovery is in progress"),
+				 errhint("An omen model can be retrained only on the primary.")));
+	index = open_omen_index(indexoid, RowExclusiveLock);
+	if (!pg_class_ownercheck(indexoid, GetUserId()))
+		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_INDEX, RelationGetRelationName(index));
+	omen_retrain(index, true);
+	index_close(index, RowExclusiveLock);
+	PG_RETURN_VOID();
+}
+
+/* ---------------------------------------------------------------------
+ * omen_index_check
+ * ---------------------------------------------------------------------
+ */
+
+typedef struct CheckLeaf
+{
+	BlockNumber blkno;
+	OmenPos		low;
+} CheckLeaf;
+
+typedef struct HeapCheckState
+{
+	bloom_filter *filter;
+	Relation	index;
+	const char *heapname;
+	Oid			keytype;
+	int64		heaptuples;
+} HeapCheckState;
+
+typedef struct EntryFingerprint
+{
+	int64		key;
+	int64		tid;
+	int64		isnull;
+} EntryFingerprint;
+
+static void
+fingerprint(EntryFingerprint *fp, bool isnull, int64 key, int64 tid)
+{
+	MemSet(fp, 0, sizeof(*fp));
+	fp->isnull = isnull;
+	fp->key = isnull ? 0 : key;
+	fp->tid = tid;
+}
+
+/*
+ * Walk one tree's leaves and verify each leaf and its links.  Collects the
+ * leaves in chain order and, for heapallindexed, fingerprints the entries.
+ */
+static int
+check_tree(Relation index, int tree, BlockNumber root, BlockNumber nblocks,
+		   CheckLeaf **leaves_out, bloom_filter *filter, int64 *nentries)
+{
+	uint16		want = tree == OMEN_TREE_NULLS ? (OMEN_P_LEAF | OMEN_P_NULLS) : OMEN_P_LEAF;
+	BlockNumber blkno = root;
+	BlockNumber prev = InvalidBlockNumber;
+	OmenPos		prevhigh = {0, 0};
+	int			n = 0;
+	int			cap = 64;
+	CheckLeaf  *leaves = palloc(cap * sizeof(CheckLeaf));
+
+	while (blkno != InvalidBlockNumber)
+	{
+		Buffer		buf;
+		Page		page;
+		OmenPageOpaque opaque;
+		int			ne;
+		int64	   *keys;
+		ItemPointer tids;
+		int			i;
+
+		CHECK_FOR_INTERRUPTS();
+		if ((BlockNumber) n >= nblocks)
+			omen_corrupt(index, blkno, "leaf chain of tree %d has more pages than the index (a cycle)", tree);
+		if (blkno >= nblocks)
+			omen_corrupt(index, prev, "right link points past the end of the index to block %u", blkno);
+		buf = omen_read_page(index, blkno, BUFFER_LOCK_SHARE, want);
+		page = BufferGetPage(buf);
+		opaque = OmenPageGetOpaque(page);
+		ne = OmenLeafNEntries(page);
+		keys = OmenLeafKeys(page);
+		tids = OmenLeafTids(page);
+
+		if (opaque->left != prev)
+			omen_corrupt(index, blkno, "left link is %u, expected %u", opaque->left, prev);
+		if (n == 0)
+		{
+			if (opaque->low.key != OMEN_POS_MIN_KEY || opaque->low.tid != OMEN_TID_MIN)
+				omen_corrupt(index, blkno, "leftmost leaf has a finite low fence");
+		}
+		else if (opaque->low.key != prevhigh.key || opaque->low.tid != prevhigh.tid)
+			omen_corrupt(index, blkno, "low fence differs from the high fence of left sibling %u", prev);
+		if (opaque->right != InvalidBlockNumber &&
+			omen_pos_cmp(opaque->low.key, opaque->low.tid, opaque->high.key, opaque->high.tid) >= 0)
+			omen_corrupt(index, blkno, "low fence is not below the high fence");
+		if (opaque->right == InvalidBlockNumber &&
+			(opaque->high.key != OMEN_POS_MAX_KEY || opaque->high.tid != OMEN_TID_MAX))
+			omen_corrupt(index, blkno, "rightmost leaf has a finite high fence");
+
+		for (i = 0; i < ne; i++)
+		{
+			int64		t = omen_tid_encode(&tids[i]);
+
+			if (!ItemPointerIsValid(&tids[i]))
+				omen_corrupt(index, blkno, "entry %d has an invalid heap TID", i);
+			if (i > 0 && omen_pos_cmp(keys[i - 1], omen_tid_encode(&tids[i - 1]), keys[i], t) >= 0)
+				omen_corrupt(index, blkno, "entries %d and %d are out of order", i - 1, i);
+			if (omen_pos_cmp(keys[i], t, opaque->low.key, opaque->low.tid) < 0)
+				omen_corrupt(index, blkno, "entry %d lies below the low fence", i);
+			if (opaque->right != InvalidBlockNumber &&
+				omen_pos_cmp(keys[i], t, opaque->high.key, opaque->high.tid) >= 0)
+				omen_corrupt(index, blkno, "entry %d lies at or above the high fence", i);
+			if (tree == OMEN_TREE_NULLS && keys[i] != t)
+				omen_corrupt(index, blkno, "null entry %d has key " INT64_FORMAT ", expected its TID", i, keys[i]);
+			if (filter)
+			{
+				EntryFingerprint fp;
+
+				fingerprint(&fp, tree == OMEN_TREE_NULLS, keys[i], t);
+				bloom_add_element(filter, (unsigned char *) &fp, sizeof(fp));
+			}
+		}
+		*nentries += ne;
+
+		if (n == cap)
+		{
+			cap *= 2;
+			leaves = repalloc_huge(leaves, cap * sizeof(CheckLeaf));
+		}
+		leaves[n].blkno = blkno;
+		leaves[n].low = opaque->low;
+		n++;
+		prevhigh = opaque->high;
+		prev = blkno;
+		blkno = opaque->right;
+		UnlockReleaseBuffer(buf);
+	}
+	*leaves_out = leaves;
+	return n;
+}
+
+/*
+ * The model against the leaves: its directory must be a subsequence of the
+ * chain with the same fences, every directory point within epsilon of its
+ * slot, and the lookup of every leaf's low fence must land on that leaf or
+ * one left of it (from where the right-walk reaches it).  A model with no
+ * split since it was fit must list every leaf.
+ */
+static void
+check_model_tree(Relation index, OmenModelCache *model, int tree, CheckLeaf *leaves, int nleaves,
+				 bool fresh, double *maxerr)
+{
+	OmenTreeModel *tm = &model->tree[tree];
+	int			c = 0;
+	uint32		d;
+	int			i;
+
+	for (d = 0; d < tm->nleaves; d++)
+	{
+		while (c < nleaves && leaves[c].blkno != tm->dir_blocks[d])
+			c++;
+		if (c == nleaves)
+			omen_corrupt(index, tm->dir_blocks[d],
+						 "model slot %u of tree %d names a block that is not a leaf in key order", d, tree);
+		if (leaves[c].low.key != tm->dir_keys[d] || leaves[c].low.tid != tm->dir_tids[d])
+			omen_corrupt(index, tm->dir_blocks[d], "model slot %u of tree %d disagrees with the leaf's low fence", d, tree);
+	}
+	if (fresh && tm->nleaves != (uint32) nleaves)
+		omen_corrupt(index, OMEN_METAPAGE_BLKNO,
+					 "model of tree %d lists %u leaves, the chain has %d, with no split since the fit",
+					 tree, tm->nleaves, nleaves);
+
+	for (d = 0; d < tm->nleaves; d++)
+	{
+		double		err;
+		int			s;
+
+		/* only the first slot of a key is a fit point; slot 0 is not one */
+		if ((d == 0 && tm->nleaves > 1) || (d > 0 && tm->dir_keys[d] == tm->dir_keys[d - 1]))
+			continue;
+		s = omen_model_segment_for(tm, tm->dir_keys[d]);
+		err = fabs(omen_segment_predict(&tm->segs[s], tm->dir_keys[d]) - (double) d);
+		if (err > (double) model->epsilon)
+			omen_corrupt(index, tm->dir_blocks[d],
+						 "model error %.2f at slot %u of tree %d exceeds epsilon %u",
+						 err, d, tree, model->epsilon);
+		*maxerr = Max(*maxerr, err);
+	}
+
+	for (i = 0; i < nleaves; i++)
+	{
+		BlockNumber b = omen_model_find_leaf(model, tree, leaves[i].low.key, leaves[i].low.tid);
+		int			j;
+		bool		found = false;
+
+		for (j = i; j >= 0 && !found; j--)
+			if (leaves[j].blkno == b)
+				found = true;
+		if (!found)
+			omen_corrupt(index, leaves[i].blkno, "model lookup of the leaf's low fence lands right of it, on block %u", b);
+	}
+}
+
+static void
+heap_check_callback(Relation index, ItemPointer tid, Datum *values,
+					bool *isnull, bool tupleIsAlive, void *state)
+{
+	HeapCheckState *hs = (HeapCheckState *) state;
+	EntryFingerprint fp;
+	int64		t = omen_tid_encode(tid);
+
+	if (isnull[0])
+		fingerprint(&fp, true, t, t);
+	else
+		fingerprint(&fp, false, omen_datum_to_key(values[0], hs->keytype), t);
+	hs->heaptuples++;
+	if (bloom_lacks_element(hs->filter, (unsigned char *) &fp, sizeof(fp)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INDEX_CORRUPTED),
+				 errmsg("heap tuple (%u,%u) of \"%s\" lacks an entry in index \"%s\"",
+						ItemPointerGetBlockNumber(tid), ItemPointerGetOffsetNumber(tid),
+						hs->heapname,
+						RelationGetRelationName(hs->index)),
+				 errdetail("Key %s.", isnull[0] ? "NULL" : psprintf(INT64_FORMAT, omen_datum_to_key(values[0], hs->keytype))),
+				 errhint("Please REINDEX it.")));
+}
+
+Datum
+omen_index_check(PG_FUNCTION_ARGS)
+{
+	Oid			indexoid = PG_GETARG_OID(0);
+	bool		heapallindexed = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
+	Oid			heapoid = index_heap_or_error(indexoid);
+	Relation	heap;
+	Relation	index;
+	OmenMetaPageData meta;
+	BlockNumber nblocks;
+	CheckLeaf  *leaves[OMEN_NTREES];
+	int			nleaves[OMEN_NTREES];
+	int64		nentries = 0;
+	bloom_filter *filter = NULL;
+	OmenModelCache *model;
+	char	   *blob;
+	Size		len;
+	uint64		version;
+	double		maxerr = 0;
+	bool		fresh;
+	int			t;
+
+	/*
+	 * ShareLock on the table keeps writers and VACUUM out (as amcheck's
+	 * bt_index_parent_check does); the retrain lock keeps the model still.
+	 * A standby cannot take that lock, and WAL replay would change the
+	 * index under the check, so the check runs on the primary only.
+	 */
+	if (RecoveryInProgress())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("recovery is in progress"),
+				 errhint("omen_index_check runs on the primary; a standby's copy is the primary's, page for page.")));
+	heap = table_open(heapoid, ShareLock);
+	index = open_omen_index(indexoid, AccessShareLock);
+	omen_lock_retrain(index);
+
+	omen_read_meta(index, &meta);
+	nblocks = RelationGetNumberOfBlocks(index);
+	if (meta.epsilon < OMEN_MIN_EPSILON || meta.epsilon > OMEN_MAX_EPSILON)
+		omen_corrupt(index, OMEN_METAPAGE_BLKNO, "epsilon %u is out of range", meta.epsilon);
+	if (meta.splits_at_retrain > meta.splits_total)
+		omen_corrupt(index, OMEN_METAPAGE_BLKNO, "split counters are inconsistent");
+	if (meta.model_head >= nblocks)
+		omen_corrupt(index, OMEN_METAPAGE_BLKNO, "model head %u lies past the end", meta.model_head);
+
+	if (heapallindexed)
+	{
+		int64		total = (int64) Max(heap->rd_rel->reltuples, 0) + 1000;
+
+		filter = bloom_create(total, maintenance_work_mem, 0x5EED);
+	}
+	for (t = 0; t < OMEN_NTREES; t++)
+	{
+		if (meta.root[t] >= nblocks)
+			omen_corrupt(index, OMEN_METAPAGE_BLKNO, "root of tree %d lies past the end", t);
+		nleaves[t] = check_tree(index, t, meta.root[t], nblocks, &leaves[t], filter, &nentries);
+	}
+	if (meta.leaf_pages != (uint64) (nleaves[0] + nleaves[1]))
+		omen_corrupt(index, OMEN_METAPAGE_BLKNO, "metapage counts " UINT64_FORMAT " leaves, the chains hold %d",
+					 meta.leaf_pages, nleaves[0] + nleaves[1]);
+
+	/* the model, read from its pages (not the cache) */
+	blob = omen_read_model_blob(index, &len, &version);
+	model = palloc0(sizeof(OmenModelCache));
+	omen_model_from_blob(blob, model, true);
+	for (t = 0; t < OMEN_NTREES; t++)
+	{
+		uint32		i;
+
+		model->tree[t].seg_keys = palloc(Max(model->tree[t].nsegments, 1) * sizeof(int64));
+		for (i = 0; i < model->tree[t].nsegments; i++)
+			model->tree[t].seg_keys[i] = model->tree[t].segs[i].first_key;
+	}
+	if (model->epsilon != meta.epsilon)
+		omen_corrupt(index, meta.model_head, "model epsilon %u differs from the metapage's %u",
+					 model->epsilon, meta.epsilon);
+	fresh = meta.splits_total == meta.splits_at_retrain;
+	for (t = 0; t < OMEN_NTREES; t++)
+		check_model_tree(index, model, t, leaves[t], nleaves[t], fresh, &maxerr);
+	if (maxerr > (double) meta.max_error + 1e-9)
+		omen_corrupt(index, OMEN_METAPAGE_BLKNO, "model error %.2f exceeds the recorded maximum %u",
+					 maxerr, meta.max_error);
+
+	omen_unlock_retrain(index);
+
+	if (heapallindexed)
+	{
+		IndexInfo  *indexInfo = BuildIndexInfo(index);
+		HeapCheckState hs;
+
+		hs.filter = filter;
+		hs.index = index;
+		hs.heapname = RelationGetRelationName(heap);
+		hs.keytype = TupleDescAttr(RelationGetDescr(index), 0)->atttypid;
+		hs.heaptuples = 0;
+		table_index_build_scan(heap, index, indexInfo, true, false,
+							   heap_check_callback, &hs, NULL);
+		bloom_free(filter);
+	}
+
+	index_close(index, AccessShareLock);
+	table_close(heap, ShareLock);
+	PG_RETURN_VOID();
+}

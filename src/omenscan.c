@@ -1,0 +1,772 @@
+/*
+ * omenscan.c
+ *	  Index scans: amgettuple, amgetbitmap, mark/restore.
+ *
+ * The scan keys are reduced to a sorted list of disjoint int64 ranges (one
+ * range, or one point per element of an = ANY array) plus whether NULL
+ * entries take part.  Each range starts at the leaf the model predicts for
+ * its first position; the scan then reads whole leaves (page at a time),
+ * copying the matching entries and keeping only a pin on the leaf while its
+ * entries are returned, which is the interlock with VACUUM.
+ */
+#include "postgres.h"
+
+#include "access/relscan.h"
+#include "access/stratnum.h"
+#include "catalog/pg_type.h"
+#include "miscadmin.h"
+#include "nodes/tidbitmap.h"
+#include "utils/array.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+
+#include "omen.h"
+
+#define SCANPOS_SIZE(nitems) (offsetof(OmenScanPos, items) + (nitems) * sizeof(OmenScanItem))
+
+static const OmenScanRange full_range = {PG_INT64_MIN, PG_INT64_MAX};
+
+typedef struct OmenScanExtra
+{
+	IndexTuple	itup;			/* preformed tuple for index-only scans */
+	IndexTuple	nulltup;
+	Size		data_off;
+	int16		attlen;
+} OmenScanExtra;
+
+static inline uint16
+tree_want(int tree)
+{
+	return tree == OMEN_TREE_NULLS ? (OMEN_P_LEAF | OMEN_P_NULLS) : OMEN_P_LEAF;
+}
+
+/* ---------------------------------------------------------------------
+ * Scan key preprocessing
+ * ---------------------------------------------------------------------
+ */
+
+static int
+cmp_int64(const void *a, const void *b)
+{
+	int64		x = *(const int64 *) a;
+	int64		y = *(const int64 *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+/* Narrow [lo, hi] by one comparison; false if nothing can match. */
+static bool
+apply_bound(StrategyNumber strategy, int64 v, int64 *lo, int64 *hi)
+{
+	switch (strategy)
+	{
+		case BTLessStrategyNumber:
+			if (v == PG_INT64_MIN)
+				return false;
+			*hi = Min(*hi, v - 1);
+			break;
+		case BTLessEqualStrategyNumber:
+			*hi = Min(*hi, v);
+			break;
+		case BTEqualStrategyNumber:
+			*lo = Max(*lo, v);
+			*hi = Min(*hi, v);
+			break;
+		case BTGreaterEqualStrategyNumber:
+			*lo = Max(*lo, v);
+			break;
+		case BTGreaterStrategyNumber:
+			if (v == PG_INT64_MAX)
+				return false;
+			*lo = Max(*lo, v + 1);
+			break;
+		default:
+			elog(ERROR, "omen: unrecognized strategy number %d", strategy);
+	}
+	return *lo <= *hi;
+}
+
+/* The non-NULL elements of an array key, widened, sorted and unique. */
+static int64 *
+array_key_values(ScanKey sk, int *count)
+{
+	ArrayType  *arr = DatumGetArrayTypeP(sk->sk_argument);
+	Oid			elemtype = ARR_ELEMTYPE(arr);
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+	Datum	   *elems;
+	bool	   *nulls;
+	int			nelems;
+	int64	   *vals;
+	int			n = 0;
+	int			i;
+
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &elems, &nulls, &nelems);
+	vals = palloc(Max(nelems, 1) * sizeof(int64));
+	for (i = 0; i < nelems; i++)
+		if (!nulls[i])
+			vals[n++] = omen_datum_to_key(elems[i], elemtype);
+	if (n > 1)
+	{
+		int			j = 0;
+
+		qsort(vals, n, sizeof(int64), cmp_int64);
+		for (i = 1; i < n; i++)
+			if (vals[i] != vals[j])
+				vals[++j] = vals[i];
+		n = j + 1;
+	}
+	*count = n;
+	return vals;
+}
+
+/* Intersect two sorted unique sets into a. */
+static int
+intersect_sets(int64 *a, int na, const int64 *b, int nb)
+{
+	int			i = 0,
+				j = 0,
+				n = 0;
+
+	while (i < na && j < nb)
+	{
+		if (a[i] < b[j])
+			i++;
+		else if (a[i] > b[j])
+			j++;
+		else
+		{
+			a[n++] = a[i];
+			i++;
+			j++;
+		}
+	}
+	return n;
+}
+
+static void
+preprocess_keys(IndexScanDesc scan)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+	int64		lo = PG_INT64_MIN;
+	int64		hi = PG_INT64_MAX;
+	int64	   *points = NULL;
+	int			npoints = 0;
+	bool		have_points = false;
+	bool		key_qual = false;
+	bool		nulls_only = false;
+	bool		not_null = false;
+	bool		ok = true;
+	int			i;
+	MemoryContext old = MemoryContextSwitchTo(so->cxt);
+
+	for (i = 0; i < scan->numberOfKeys && ok; i++)
+	{
+		ScanKey		sk = &scan->keyData[i];
+
+		if (sk->sk_flags & SK_ISNULL)
+		{
+			if (sk->sk_flags & SK_SEARCHNULL)
+				nulls_only = true;
+			else if (sk->sk_flags & SK_SEARCHNOTNULL)
+				not_null = true;
+			else
+				ok = false;		/* comparison with NULL: never true */
+			continue;
+		}
+
+		key_qual = true;
+		if (sk->sk_flags & SK_SEARCHARRAY)
+		{
+			int			n;
+			int64	   *vals = array_key_values(sk, &n);
+
+			if (n == 0)
+				ok = false;
+			else if (sk->sk_strategy == BTEqualStrategyNumber)
+			{
+				if (have_points)
+					npoints = intersect_sets(points, npoints, vals, n);
+				else
+				{
+					points = vals;
+					npoints = n;
+					have_points = true;
+				}
+				ok = npoints > 0;
+			}
+			else if (sk->sk_strategy == BTLessStrategyNumber ||
+					 sk->sk_strategy == BTLessEqualStrategyNumber)
+				ok = apply_bound(sk->sk_strategy, vals[n - 1], &lo, &hi);	/* < ANY: < max */
+			else
+				ok = apply_bound(sk->sk_strategy, vals[0], &lo, &hi);	/* > ANY: > min */
+		}
+		else
+		{
+			Oid			argtype = OidIsValid(sk->sk_subtype) ? sk->sk_subtype : so->keytype;
+
+			ok = apply_bound(sk->sk_strategy, omen_datum_to_key(sk->sk_argument, argtype), &lo, &hi);
+		}
+	}
+
+	so->nranges = 0;
+	if (ok && nulls_only && (key_qual || not_null))
+		ok = false;
+	if (ok && lo > hi)
+		ok = false;
+
+	so->empty = !ok;
+	so->want_nulls = ok && (nulls_only || (!key_qual && !not_null));
+	so->want_keys = ok && !nulls_only;
+
+	if (so->want_keys)
+	{
+		if (have_points)
+		{
+			so->ranges = palloc(Max(npoints, 1) * sizeof(OmenScanRange));
+			for (i = 0; i < npoints; i++)
+				if (points[i] >= lo && points[i] <= hi)
+				{
+					so->ranges[so->nranges].lo = points[i];
+					so->ranges[so->nranges].hi = points[i];
+					so->nranges++;
+				}
+			if (so->nranges == 0)
+				so->want_keys = false;
+		}
+		else
+		{
+			so->ranges = palloc(sizeof(OmenScanRange));
+			so->ranges[0].lo = lo;
+			so->ranges[0].hi = hi;
+			so->nranges = 1;
+		}
+	}
+	if (!so->want_keys && !so->want_nulls)
+		so->empty = true;
+	so->keys_ready = true;
+	MemoryContextSwitchTo(old);
+}
+
+/* ---------------------------------------------------------------------
+ * Reading leaves
+ * ---------------------------------------------------------------------
+ */
+
+/* The trees a scan visits, in its direction's order. */
+static int
+scan_trees(OmenScanOpaque so, ScanDirection dir, int *trees)
+{
+	int			n = 0;
+
+	if (ScanDirectionIsBackward(dir))
+	{
+		if (so->want_nulls)
+			trees[n++] = OMEN_TREE_NULLS;
+		if (so->want_keys)
+			trees[n++] = OMEN_TREE_KEYS;
+	}
+	else
+	{
+		if (so->want_keys)
+			trees[n++] = OMEN_TREE_KEYS;
+		if (so->want_nulls)
+			trees[n++] = OMEN_TREE_NULLS;
+	}
+	return n;
+}
+
+static inline const OmenScanRange *
+tree_ranges(OmenScanOpaque so, int tree, int *n)
+{
+	if (tree == OMEN_TREE_NULLS)
+	{
+		*n = 1;
+		return &full_range;
+	}
+	*n = so->nranges;
+	return so->ranges;
+}
+
+/* The first position past every entry with key <= hi. */
+static inline OmenPos
+upper_target(int64 hi)
+{
+	OmenPos		t;
+
+	if (hi == PG_INT64_MAX)
+	{
+		t.key = PG_INT64_MAX;
+		t.tid = OMEN_TID_MAX;
+	}
+	else
+	{
+		t.key = hi + 1;
+		t.tid = OMEN_TID_MIN;
+	}
+	return t;
+}
+
+static inline void
+add_item(OmenScanPos *pos, int64 key, ItemPointer tid)
+{
+	OmenScanItem *it = &pos->items[pos->nitems++];
+
+	it->tid = *tid;
+	it->key = key;
+}
+
+/*
+ * Collect matching entries of a locked leaf scanning forward, starting at
+ * entry 'i', for range pos->range and the ranges after it that start on
+ * this leaf.  Sets pos->range_done and pos->next for the caller.
+ */
+static void
+read_leaf_forward(OmenScanOpaque so, OmenScanPos *pos, Page page, int i)
+{
+	OmenPageOpaque opaque = OmenPageGetOpaque(page);
+	int			n = OmenLeafNEntries(page);
+	int64	   *keys = OmenLeafKeys(page);
+	ItemPointer tids = OmenLeafTids(page);
+	bool		rightmost = opaque->right == InvalidBlockNumber;
+	int			nr;
+	const OmenScanRange *ranges = tree_ranges(so, pos->tree, &nr);
+
+	for (;;)
+	{
+		const OmenScanRange *r = &ranges[pos->range];
+
+		while (i < n && keys[i] <= r->hi)
+		{
+			add_item(pos, keys[i], &tids[i]);
+			i++;
+		}
+		if (i == n && !rightmost && opaque->high.key <= r->hi)
+		{
+			/* the range goes on in the right sibling */
+			pos->range_done = false;
+			pos->next = opaque->right;
+			return;
+		}
+		pos->range++;
+		pos->range_done = true;
+		if (pos->range >= nr)
+			return;
+		/* does the next range start on this leaf? */
+		if (!rightmost &&
+			omen_pos_cmp(ranges[pos->range].lo, OMEN_TID_MIN, opaque->high.key, opaque->high.tid) >= 0)
+			return;
+		i = Max(i, omen_leaf_lower_bound(page, ranges[pos->range].lo, OMEN_TID_MIN));
+	}
+}
+
+static void
+read_leaf_backward(OmenScanOpaque so, OmenScanPos *pos, Page page, int i)
+{
+	OmenPageOpaque opaque = OmenPageGetOpaque(page);
+	int64	   *keys = OmenLeafKeys(page);
+	ItemPointer tids = OmenLeafTids(page);
+	bool		leftmost = opaque->left == InvalidBlockNumber;
+	int			nr;
+	const OmenScanRange *ranges = tree_ranges(so, pos->tree, &nr);
+
+	for (;;)
+	{
+		const OmenScanRange *r = &ranges[pos->range];
+		bool		left_may_match;
+		OmenPos		t;
+
+		while (i >= 0 && keys[i] >= r->lo)
+		{
+			add_item(pos, keys[i], &tids[i]);
+			i--;
+		}
+		/* entries left of this leaf are < low: can any be >= r->lo? */
+		left_may_match = !leftmost &&
+			(opaque->low.key > r->lo ||
+			 (opaque->low.key == r->lo && opaque->low.tid != OMEN_TID_MIN));
+		if (i < 0 && left_may_match)
+		{
+			pos->range_done = false;
+			pos->next = opaque->left;
+			return;
+		}
+		pos->range--;
+		pos->range_done = true;
+		if (pos->range < 0)
+			return;
+		t = upper_target(ranges[pos->range].hi);
+		if (omen_pos_cmp(t.key, t.tid, opaque->low.key, opaque->low.tid) <= 0)
+			return;				/* the next range lies wholly left */
+		i = Min(i, omen_leaf_lower_bound(page, t.key, t.tid) - 1);
+	}
+}
+
+static void
+release_pos(OmenScanPos *pos)
+{
+	if (BufferIsValid(pos->buf))
+	{
+		ReleaseBuffer(pos->buf);
+		pos->buf = InvalidBuffer;
+	}
+}
+
+/* Read a locked leaf into pos; keep the pin, drop the lock. */
+static void
+load_leaf(OmenScanOpaque so, OmenScanPos *pos, Buffer buf, bool start)
+{
+	Page		page = BufferGetPage(buf);
+	OmenPageOpaque opaque = OmenPageGetOpaque(page);
+	int			nr;
+	const OmenScanRange *ranges = tree_ranges(so, pos->tree, &nr);
+
+	pos->buf = buf;
+	pos->blkno = BufferGetBlockNumber(buf);
+	pos->low = opaque->low;
+	pos->high = opaque->high;
+	pos->nitems = 0;
+	pos->item = 0;
+	if (ScanDirectionIsBackward(so->dir))
+	{
+		int			i;
+
+		if (start)
+		{
+			OmenPos		t = upper_target(ranges[pos->range].hi);
+
+			i = omen_leaf_lower_bound(page, t.key, t.tid) - 1;
+		}
+		else
+			i = OmenLeafNEntries(page) - 1;
+		read_leaf_backward(so, pos, page, i);
+	}
+	else
+	{
+		int			i = start ? omen_leaf_lower_bound(page, ranges[pos->range].lo, OMEN_TID_MIN) : 0;
+
+		read_leaf_forward(so, pos, page, i);
+	}
+	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+}
+
+/*
+ * Step left from the leaf we just read.  Its saved left link may be stale
+ * if that sibling split since; the true left neighbour is the page whose
+ * right link points back to us, found by moving right from the saved one.
+ */
+static Buffer
+step_left(IndexScanDesc scan, OmenScanPos *pos)
+{
+	Relation	index = scan->indexRelation;
+	uint16		want = tree_want(pos->tree);
+	Buffer		buf = omen_read_page(index, pos->next, BUFFER_LOCK_SHARE, want);
+
+	for (;;)
+	{
+		OmenPageOpaque opaque = OmenPageGetOpaque(BufferGetPage(buf));
+		BlockNumber next = opaque->right;
+
+		if (next == pos->blkno)
+			return buf;
+		if (next == InvalidBlockNumber ||
+			omen_pos_cmp(opaque->low.key, opaque->low.tid, pos->low.key, pos->low.tid) >= 0)
+			omen_corrupt(index, BufferGetBlockNumber(buf),
+						 "sibling links do not lead back to block %u", pos->blkno);
+		UnlockReleaseBuffer(buf);
+		CHECK_FOR_INTERRUPTS();
+		buf = omen_read_page(index, next, BUFFER_LOCK_SHARE, want);
+	}
+}
+
+/* Position on the leaf where range pos->range starts, locked. */
+static Buffer
+seek_range(IndexScanDesc scan, OmenScanPos *pos)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+	int			nr;
+	const OmenScanRange *ranges = tree_ranges(so, pos->tree, &nr);
+	const OmenScanRange *r = &ranges[pos->range];
+
+	if (ScanDirectionIsBackward(so->dir))
+	{
+		OmenPos		t = upper_target(r->hi);
+
+		return omen_find_leaf(scan->indexRelation, pos->tree, t.key, t.tid,
+							  BUFFER_LOCK_SHARE, tree_want(pos->tree));
+	}
+	return omen_find_leaf(scan->indexRelation, pos->tree, r->lo, OMEN_TID_MIN,
+						  BUFFER_LOCK_SHARE, tree_want(pos->tree));
+}
+
+static void
+start_tree(OmenScanOpaque so, OmenScanPos *pos, int tree)
+{
+	int			nr;
+
+	tree_ranges(so, tree, &nr);
+	pos->tree = tree;
+	pos->range = ScanDirectionIsBackward(so->dir) ? nr - 1 : 0;
+	pos->range_done = true;		/* i.e. seek pos->range afresh */
+	pos->next = InvalidBlockNumber;
+}
+
+/*
+ * Load the next leaf with work to do.  Returns false at the end of the scan.
+ */
+static bool
+advance(IndexScanDesc scan)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+	OmenScanPos *pos = so->pos;
+	int			trees[OMEN_NTREES];
+	int			ntrees = scan_trees(so, so->dir, trees);
+
+	release_pos(pos);
+	for (;;)
+	{
+		int			nr;
+		Buffer		buf;
+
+		CHECK_FOR_INTERRUPTS();
+		if (so->finished)
+			return false;
+		tree_ranges(so, pos->tree, &nr);
+		if (!pos->range_done)
+		{
+			/* the current range continues on a sibling */
+			if (ScanDirectionIsBackward(so->dir))
+				buf = step_left(scan, pos);
+			else
+				buf = omen_read_page(scan->indexRelation, pos->next, BUFFER_LOCK_SHARE,
+									 tree_want(pos->tree));
+			load_leaf(so, pos, buf, false);
+			return true;
+		}
+		if (pos->range >= 0 && pos->range < nr)
+		{
+			buf = seek_range(scan, pos);
+			load_leaf(so, pos, buf, true);
+			return true;
+		}
+		/* this tree is done: on to the next one */
+		if (so->phase + 1 >= ntrees)
+		{
+			so->finished = true;
+			return false;
+		}
+		so->phase++;
+		start_tree(so, pos, trees[so->phase]);
+	}
+}
+
+static bool
+scan_begin(IndexScanDesc scan, ScanDirection dir)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+	int			trees[OMEN_NTREES];
+
+	if (!so->keys_ready)
+		preprocess_keys(scan);
+	so->started = true;
+	so->dir = dir;
+	so->phase = 0;
+	so->finished = so->empty;
+	if (so->finished)
+		return false;
+	scan_trees(so, dir, trees);
+	start_tree(so, so->pos, trees[0]);
+	so->pos->nitems = 0;
+	so->pos->item = 0;
+	return true;
+}
+
+/* ---------------------------------------------------------------------
+ * AM interface
+ * ---------------------------------------------------------------------
+ */
+
+IndexScanDesc
+omenbeginscan(Relation index, int nkeys, int norderbys)
+{
+	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
+	OmenScanOpaque so = palloc0(sizeof(OmenScanOpaqueData));
+	OmenScanExtra *extra;
+	TupleDesc	desc = RelationGetDescr(index);
+	Datum		d = (Datum) 0;
+	bool		isnull;
+
+	so->keytype = TupleDescAttr(desc, 0)->atttypid;
+	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "omen scan keys", ALLOCSET_SMALL_SIZES);
+	so->pos = palloc0(SCANPOS_SIZE(OMEN_LEAF_CAPACITY));
+	so->pos->buf = InvalidBuffer;
+	so->mark = NULL;
+
+	/* preformed index tuples, filled in place for index-only scans */
+	extra = palloc0(sizeof(OmenScanExtra));
+	isnull = false;
+	extra->itup = index_form_tuple(desc, &d, &isnull);
+	isnull = true;
+	extra->nulltup = index_form_tuple(desc, &d, &isnull);
+	extra->data_off = IndexInfoFindDataOffset(extra->itup->t_info);
+	extra->attlen = TupleDescAttr(desc, 0)->attlen;
+	so->ranges = NULL;
+	so->extra = extra;
+	scan->opaque = so;
+	scan->xs_itupdesc = desc;
+	scan->xs_itup = NULL;
+	return scan;
+}
+
+void
+omenrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int norderbys)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+
+	release_pos(so->pos);
+	if (so->mark)
+	{
+		release_pos(so->mark);
+		pfree(so->mark);
+		so->mark = NULL;
+	}
+	if (keys && scan->numberOfKeys > 0)
+		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
+	MemoryContextReset(so->cxt);
+	so->ranges = NULL;
+	so->nranges = 0;
+	so->keys_ready = false;
+	so->started = false;
+	so->finished = false;
+	so->pos->nitems = 0;
+	so->pos->item = 0;
+}
+
+static void
+set_result(IndexScanDesc scan, OmenScanItem *it)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+
+	scan->xs_heaptid = it->tid;
+	scan->xs_recheck = false;
+	if (scan->xs_want_itup)
+	{
+		OmenScanExtra *extra = so->extra;
+
+		if (so->pos->tree == OMEN_TREE_NULLS)
+			scan->xs_itup = extra->nulltup;
+		else
+		{
+			char	   *p = (char *) extra->itup + extra->data_off;
+
+			store_att_byval(p, omen_key_to_datum(it->key, so->keytype), extra->attlen);
+			scan->xs_itup = extra->itup;
+		}
+	}
+}
+
+bool
+omengettuple(IndexScanDesc scan, ScanDirection dir)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+	OmenScanPos *pos = so->pos;
+
+	if (!so->started)
+	{
+		if (!scan_begin(scan, dir))
+			return false;
+	}
+	else if (dir != so->dir)
+		elog(ERROR, "omen: a scan cannot change direction");
+
+	while (pos->item >= pos->nitems)
+	{
+		if (!advance(scan))
+			return false;
+	}
+	set_result(scan, &pos->items[pos->item++]);
+	return true;
+}
+
+int64
+omengetbitmap(IndexScanDesc scan, TIDBitmap *tbm)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+	OmenScanPos *pos = so->pos;
+	int64		ntids = 0;
+
+	if (!scan_begin(scan, ForwardScanDirection))
+		return 0;
+	for (;;)
+	{
+		int			i;
+
+		for (i = pos->item; i < pos->nitems; i++)
+			tbm_add_tuples(tbm, &pos->items[i].tid, 1, false);
+		ntids += pos->nitems - pos->item;
+		pos->item = pos->nitems;
+		if (!advance(scan))
+			break;
+	}
+	release_pos(pos);
+	return ntids;
+}
+
+void
+omenendscan(IndexScanDesc scan)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+
+	release_pos(so->pos);
+	if (so->mark)
+	{
+		release_pos(so->mark);
+		pfree(so->mark);
+	}
+	pfree(so->pos);
+	MemoryContextDelete(so->cxt);
+	pfree(so->extra->itup);
+	pfree(so->extra->nulltup);
+	pfree(so->extra);
+	pfree(so);
+	scan->opaque = NULL;
+}
+
+/* Mark/restore for merge joins: a copy of the position, with its own pin. */
+static void
+copy_pos(OmenScanPos *dst, OmenScanPos *src)
+{
+	memcpy(dst, src, SCANPOS_SIZE(src->nitems));
+	if (BufferIsValid(dst->buf))
+		IncrBufferRefCount(dst->buf);
+}
+
+void
+omenmarkpos(IndexScanDesc scan)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+
+	if (so->mark == NULL)
+		so->mark = palloc0(SCANPOS_SIZE(OMEN_LEAF_CAPACITY));
+	else
+		release_pos(so->mark);
+	copy_pos(so->mark, so->pos);
+	so->mark_phase = so->phase;
+	so->mark_finished = so->finished;
+}
+
+void
+omenrestrpos(IndexScanDesc scan)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+
+	if (so->mark == NULL)
+		elog(ERROR, "omen: restore without a marked position");
+	release_pos(so->pos);
+	copy_pos(so->pos, so->mark);
+	so->phase = so->mark_phase;
+	so->finished = so->mark_finished;
+}

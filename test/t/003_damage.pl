@@ -1,0 +1,106 @@
+# Damaged index pages: queries raise an ERROR naming the index and the
+# block, the server keeps running, omen_index_check reports the damage and
+# REINDEX repairs it.
+use strict;
+use warnings;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Test::More;
+
+my $node = PostgreSQL::Test::Cluster->new('damage');
+$node->init;
+$node->start;
+$node->safe_psql('postgres', q{
+    CREATE EXTENSION omen_index;
+    CREATE TABLE d (k int8);
+    INSERT INTO d SELECT g FROM generate_series(1, 5000) g;
+    CREATE INDEX d_omen ON d USING omen (k);
+});
+my $datadir = $node->data_dir;
+my $BLCKSZ = 8192;
+my $SPECIAL = $BLCKSZ - 56;    # MAXALIGN(sizeof(OmenPageOpaqueData))
+
+sub patch
+{
+	my ($block, $offset, $bytes) = @_;
+	my $path = $node->safe_psql('postgres', "SELECT pg_relation_filepath('d_omen')");
+	$node->stop;
+	open(my $fh, '+<', "$datadir/$path") or die "open: $!";
+	binmode $fh;
+	sysseek($fh, $block * $BLCKSZ + $offset, 0) or die;
+	syswrite($fh, $bytes) == length($bytes) or die;
+	close $fh;
+	$node->start;
+}
+
+sub probe
+{
+	my ($sql) = @_;
+	my ($ret, $out, $err) = $node->psql('postgres',
+		"SET enable_seqscan = off; SET enable_bitmapscan = off; $sql");
+	return $err;
+}
+
+sub repair
+{
+	my ($label) = @_;
+	$node->safe_psql('postgres', 'REINDEX INDEX d_omen');
+	is($node->safe_psql('postgres', "SELECT omen_index_check('d_omen', true)"), '',
+		"$label: REINDEX repairs the index");
+	is($node->safe_psql('postgres', 'SET enable_seqscan = off; SELECT count(*) FROM d WHERE k BETWEEN 1 AND 5000'),
+		'5000', "$label: nothing was lost");
+}
+
+# 1. wrong magic number in the metapage
+patch(0, 24, pack('V', 0xDEADBEEF));
+like(probe('SELECT * FROM d WHERE k = 42'),
+	qr/index "d_omen" contains corrupted page at block 0/, 'wrong magic: ERROR names index and block');
+is($node->safe_psql('postgres', 'SELECT 1'), '1', 'the server keeps running');
+like(probe("SELECT omen_index_check('d_omen')"), qr/corrupted page at block 0/, 'wrong magic: the check reports it');
+repair('wrong magic');
+
+# 2. wrong format version
+patch(0, 28, pack('V', 99));
+like(probe('SELECT * FROM d WHERE k = 42'),
+	qr/index "d_omen" has on-disk format version 99 at block 0, expected 1/, 'wrong version: ERROR names index, block, version');
+repair('wrong version');
+
+# 3. wrong page identifier on a leaf
+patch(1, $SPECIAL + 50, pack('v', 0x1234));
+like(probe('SELECT * FROM d WHERE k = 1'),
+	qr/index "d_omen" contains corrupted page at block 1/, 'wrong page id: ERROR names index and block');
+repair('wrong page id');
+
+# 4. torn entries: pd_lower no longer matches the heap pointer array
+patch(2, 12, pack('v', 24 + 8 * 3 + 4));
+like(probe('SELECT * FROM d WHERE k BETWEEN 1 AND 5000'),
+	qr/index "d_omen" contains corrupted page at block 2/, 'torn entries: ERROR names index and block');
+repair('torn entries');
+
+# 5. out-of-order keys: the check finds them
+patch(3, 24 + 8 * 5, pack('q<', 999999));
+like(probe("SELECT omen_index_check('d_omen')"),
+	qr/corrupted page at block 3.*\n.*out of order|corrupted page at block 3/s, 'out-of-order keys: the check names the block');
+repair('out-of-order keys');
+
+# 6. a broken sibling link
+patch(4, $SPECIAL + 4, pack('V', 4));
+like(probe("SELECT omen_index_check('d_omen')"),
+	qr/corrupted page at block 4/, 'broken right link: the check names the block');
+repair('broken sibling link');
+
+# a build cancelled midway leaves nothing behind
+$node->safe_psql('postgres', 'CREATE TABLE big (k int8); INSERT INTO big SELECT g FROM generate_series(1, 2000000) g;');
+my ($ret, $out, $err) = $node->psql('postgres',
+	"SET statement_timeout = '200ms'; CREATE INDEX big_omen ON big USING omen (k);");
+like($err, qr/canceling statement due to statement timeout/, 'a slow build can be cancelled');
+is($node->safe_psql('postgres', "SELECT count(*) FROM pg_class WHERE relname = 'big_omen'"), '0',
+	'the cancelled build left no index');
+
+# maintenance_work_mem at its minimum: the sort spills, the index is right
+$node->safe_psql('postgres', "SET maintenance_work_mem = '1MB'; CREATE INDEX big_omen ON big USING omen (k);");
+is($node->safe_psql('postgres', "SELECT omen_index_check('big_omen', true)"), '',
+	'a build at minimum maintenance_work_mem passes the check');
+
+$node->stop;
+done_testing();
