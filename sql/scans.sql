@@ -133,3 +133,14 @@ CREATE INDEX allnull_omen ON allnull USING omen (k);
 SELECT * FROM oracle_report(ARRAY['SELECT k FROM allnull WHERE k IS NULL', 'SELECT k FROM allnull WHERE k = 1', 'SELECT k FROM allnull ORDER BY k']);
 SELECT omen_index_check('allnull_omen', true);
 SELECT omen_index_check('same_omen', true);
+
+-- a scrollable cursor that turns back gets a Material node: same answers
+BEGIN;
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+DECLARE cur SCROLL CURSOR FOR SELECT k FROM adv WHERE k BETWEEN 100 AND 103 ORDER BY k;
+FETCH 3 FROM cur;
+FETCH BACKWARD 2 FROM cur;
+FETCH LAST FROM cur;
+FETCH PRIOR FROM cur;
+COMMIT;

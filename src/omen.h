@@ -298,6 +298,7 @@ typedef struct OmenScanOpaqueData
 	bool		want_nulls;		/* null tree participates */
 	int			nranges;
 	OmenScanRange *ranges;		/* sorted, disjoint, inclusive */
+	OmenScanRange range1;		/* storage for the single-range case */
 
 	/* position */
 	bool		started;
@@ -353,6 +354,8 @@ extern OmenModelCache *omen_get_model(Relation index);
 extern BlockNumber omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid);
 extern Buffer omen_find_leaf(Relation index, int tree, int64 key, int64 tid, int lockmode, uint16 want);
 extern Buffer omen_move_right(Relation index, Buffer buf, int64 key, int64 tid, int lockmode, uint16 want);
+extern void omen_fill_model_page(Page page, const char *data, Size len, uint64 version, BlockNumber next);
+extern int	omen_model_page_data(void);
 extern BlockNumber omen_write_model_pages(Relation index, const char *blob, Size len, uint64 version, uint32 *npages);
 extern void omen_retrain(Relation index, bool force);
 extern void omen_lock_retrain(Relation index);

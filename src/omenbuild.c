@@ -28,9 +28,6 @@
 #include "omen.h"
 
 
-extern void omen_fill_model_page(Page page, const char *data, Size len, uint64 version, BlockNumber next);
-extern int	omen_model_page_data(void);
-
 /* Writes pages of a new index (or init fork) in block order. */
 typedef struct OmenLoader
 {

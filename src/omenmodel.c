@@ -318,14 +318,42 @@ fit_one_segment(const int64 *px, const double *py, int start, int limit,
 		n = m2;
 	}
 
-	/* the centroid of the vertices is strictly inside the feasible region */
-	for (i = 0; i < n; i++)
+	/*
+	 * Take the area centroid of the feasible polygon: it lies inside, and
+	 * unlike the average of the vertices it is not pulled towards a corner
+	 * where many nearly parallel constraints left a cluster of vertices.
+	 * Coordinates are taken relative to the first vertex for precision.
+	 */
 	{
-		sa += poly[i].a;
-		sb += poly[i].b;
+		double		area2 = 0;
+		double		ca = 0;
+		double		cb = 0;
+
+		for (i = 0; i < n; i++)
+		{
+			double		a0 = poly[i].a - poly[0].a;
+			double		b0 = poly[i].b - poly[0].b;
+			double		a1 = poly[(i + 1) % n].a - poly[0].a;
+			double		b1 = poly[(i + 1) % n].b - poly[0].b;
+			double		cross = a0 * b1 - a1 * b0;
+
+			area2 += cross;
+			ca += (a0 + a1) * cross;
+			cb += (b0 + b1) * cross;
+			sa += poly[i].a;
+			sb += poly[i].b;
+		}
+		if (fabs(area2) > 0 && isfinite(ca / (3 * area2)) && isfinite(cb / (3 * area2)))
+		{
+			*slope = poly[0].a + ca / (3 * area2);
+			*intercept = poly[0].b + cb / (3 * area2);
+		}
+		else
+		{
+			*slope = sa / n;
+			*intercept = sb / n;
+		}
 	}
-	*slope = sa / n;
-	*intercept = sb / n;
 	return k;
 }
 
@@ -736,14 +764,12 @@ omen_write_model_pages(Relation index, const char *blob, Size len, uint64 versio
 }
 
 /* Exposed for the build, which writes page images directly. */
-void		omen_fill_model_page(Page page, const char *data, Size len, uint64 version, BlockNumber next);
 void
 omen_fill_model_page(Page page, const char *data, Size len, uint64 version, BlockNumber next)
 {
 	fill_model_page(page, data, len, version, next);
 }
 
-int			omen_model_page_data(void);
 int
 omen_model_page_data(void)
 {

@@ -239,7 +239,8 @@ preprocess_keys(IndexScanDesc scan)
 		}
 		else
 		{
-			so->ranges = palloc(sizeof(OmenScanRange));
+			/* the common case needs no allocation: probes stay palloc-free */
+			so->ranges = &so->range1;
 			so->ranges[0].lo = lo;
 			so->ranges[0].hi = hi;
 			so->nranges = 1;

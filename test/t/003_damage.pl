@@ -6,6 +6,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes qw(usleep);
 
 my $node = PostgreSQL::Test::Cluster->new('damage');
 $node->init;
@@ -97,8 +98,22 @@ like($err, qr/canceling statement due to statement timeout/, 'a slow build can b
 is($node->safe_psql('postgres', "SELECT count(*) FROM pg_class WHERE relname = 'big_omen'"), '0',
 	'the cancelled build left no index');
 
-# maintenance_work_mem at its minimum: the sort spills, the index is right
-$node->safe_psql('postgres', "SET maintenance_work_mem = '1MB'; CREATE INDEX big_omen ON big USING omen (k);");
+# maintenance_work_mem at its minimum: the sort spills, the index is right;
+# meanwhile pg_stat_progress_create_index shows the build's named phases
+my $builder = $node->background_psql('postgres');
+$builder->query_until(qr/go/, "\\echo go\nSET maintenance_work_mem = '1MB'; CREATE INDEX big_omen ON big USING omen (k);\n");
+my %phases;
+for (my $i = 0; $i < 2000; $i++)
+{
+	my $p = $node->safe_psql('postgres',
+		"SELECT phase FROM pg_stat_progress_create_index WHERE relid = 'big'::regclass");
+	last if $p eq '' && %phases;
+	$phases{$p} = 1 if $p ne '';
+	usleep(5_000);
+}
+$builder->quit;
+ok((grep { /^building index: (scanning table|sorting keys|writing leaves|fitting model)$/ } keys %phases),
+	'progress shows named build phases: ' . join(', ', sort keys %phases));
 is($node->safe_psql('postgres', "SELECT omen_index_check('big_omen', true)"), '',
 	'a build at minimum maintenance_work_mem passes the check');
 
