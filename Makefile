@@ -12,6 +12,9 @@ DATA = $(wildcard src/omen_index--*.sql)
 REGRESS = setup types scans writes errors planner functions
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
+ISOLATION = split-during-scan
+ISOLATION_OPTS = --inputdir=test --load-extension=$(EXTENSION)
+
 PROVE_TESTS = $(wildcard test/t/*.pl)
 
 # Warnings are errors.  -Wextra's unused-parameter and missing-field warnings

@@ -24,6 +24,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 #include "utils/tuplesort.h"
+#include "utils/uuid.h"
 
 #include "omen.h"
 
@@ -52,15 +53,53 @@ typedef struct OmenLoader
 	int64		entries;
 } OmenLoader;
 
+/*
+ * The sort key of an entry is (key, tid) packed big-endian into the 16
+ * bytes of a uuid, the key's sign bit flipped: byte order is then entry
+ * order, and tuplesort's datum sort of uuids, whose abbreviated keys are
+ * the first 8 bytes (our key), compares entries mostly as one integer.
+ * A uuid datum sorts with less memory and fewer copies than a two-column
+ * heap tuple.
+ */
+#define OMEN_UUID_LT_OPERATOR	2974	/* uuid < uuid */
+
 typedef struct OmenBuildState
 {
 	Oid			keytype;
-	Tuplesortstate *keysort;
-	Tuplesortstate *nullsort;
-	TupleTableSlot *slot;		/* virtual: what we put into the sort */
-	TupleTableSlot *outslot;	/* minimal: what comes out of it */
+	Tuplesortstate *keysort;	/* (key, tid) packed as uuids */
+	Tuplesortstate *nullsort;	/* encoded TIDs of NULL entries, int8 */
 	double		indtuples;
 } OmenBuildState;
+
+static inline void
+pack_sortkey(pg_uuid_t *u, int64 key, int64 tid)
+{
+	uint64		k = (uint64) key ^ (UINT64CONST(1) << 63);
+	uint64		t = (uint64) tid;
+	int			i;
+
+	for (i = 0; i < 8; i++)
+	{
+		u->data[i] = (unsigned char) (k >> (56 - 8 * i));
+		u->data[8 + i] = (unsigned char) (t >> (56 - 8 * i));
+	}
+}
+
+static inline void
+unpack_sortkey(const pg_uuid_t *u, int64 *key, int64 *tid)
+{
+	uint64		k = 0;
+	uint64		t = 0;
+	int			i;
+
+	for (i = 0; i < 8; i++)
+	{
+		k = (k << 8) | u->data[i];
+		t = (t << 8) | u->data[8 + i];
+	}
+	*key = (int64) (k ^ (UINT64CONST(1) << 63));
+	*tid = (int64) t;
+}
 
 static void
 loader_write(OmenLoader *ld, Page page, BlockNumber blkno)
@@ -246,15 +285,10 @@ omen_build_callback(Relation index, ItemPointer tid, Datum *values,
 		tuplesort_putdatum(bs->nullsort, Int64GetDatum(omen_tid_encode(tid)), false);
 	else
 	{
-		TupleTableSlot *slot = bs->slot;
+		pg_uuid_t	u;
 
-		ExecClearTuple(slot);
-		slot->tts_values[0] = Int64GetDatum(omen_datum_to_key(values[0], bs->keytype));
-		slot->tts_isnull[0] = false;
-		slot->tts_values[1] = Int64GetDatum(omen_tid_encode(tid));
-		slot->tts_isnull[1] = false;
-		ExecStoreVirtualTuple(slot);
-		tuplesort_puttupleslot(bs->keysort, slot);
+		pack_sortkey(&u, omen_datum_to_key(values[0], bs->keytype), omen_tid_encode(tid));
+		tuplesort_putdatum(bs->keysort, PointerGetDatum(&u), false);
 	}
 	bs->indtuples += 1;
 }
@@ -291,16 +325,15 @@ omenbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	IndexBuildResult *result;
 	OmenBuildState bs;
 	OmenLoader *ld;
-	TupleDesc	sortdesc;
-	AttrNumber	attnums[2] = {1, 2};
-	Oid			sortops[2] = {Int8LessOperator, Int8LessOperator};
-	Oid			collations[2] = {InvalidOid, InvalidOid};
-	bool		nullsfirst[2] = {false, false};
 	double		reltuples;
 	BlockNumber roots[OMEN_NTREES];
 	Datum		d;
 	bool		isnull;
 	int64		done = 0;
+	TimestampTz t0,
+				t1,
+				t2,
+				t3;
 
 	if (RelationGetNumberOfBlocks(index) != 0)
 		elog(ERROR, "index \"%s\" already contains data", RelationGetRelationName(index));
@@ -308,23 +341,21 @@ omenbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	MemSet(&bs, 0, sizeof(bs));
 	bs.keytype = TupleDescAttr(RelationGetDescr(index), 0)->atttypid;
-	sortdesc = CreateTemplateTupleDesc(2);
-	TupleDescInitEntry(sortdesc, (AttrNumber) 1, "key", INT8OID, -1, 0);
-	TupleDescInitEntry(sortdesc, (AttrNumber) 2, "tid", INT8OID, -1, 0);
-	bs.slot = MakeSingleTupleTableSlot(sortdesc, &TTSOpsVirtual);
-	bs.outslot = MakeSingleTupleTableSlot(sortdesc, &TTSOpsMinimalTuple);
-	bs.keysort = tuplesort_begin_heap(sortdesc, 2, attnums, sortops, collations, nullsfirst,
-									  maintenance_work_mem, NULL, TUPLESORT_NONE);
+	bs.keysort = tuplesort_begin_datum(UUIDOID, OMEN_UUID_LT_OPERATOR, InvalidOid, false,
+									   maintenance_work_mem, NULL, TUPLESORT_NONE);
 	bs.nullsort = tuplesort_begin_datum(INT8OID, Int8LessOperator, InvalidOid, false,
 										Max(64, maintenance_work_mem / 16), NULL, TUPLESORT_NONE);
 
+	t0 = GetCurrentTimestamp();
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_SCAN);
 	reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
 									   omen_build_callback, (void *) &bs, NULL);
 
+	t1 = GetCurrentTimestamp();
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_SORT);
 	tuplesort_performsort(bs.keysort);
 	tuplesort_performsort(bs.nullsort);
+	t2 = GetCurrentTimestamp();
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_LOAD);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_TOTAL, (int64) bs.indtuples);
@@ -334,14 +365,15 @@ omenbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	roots[OMEN_TREE_KEYS] = ld->nwritten;
 	loader_start_tree(ld, OMEN_TREE_KEYS, omen_reloption_fillfactor(index));
-	while (tuplesort_gettupleslot(bs.keysort, true, false, bs.outslot, NULL))
+	while (tuplesort_getdatum(bs.keysort, true, &d, &isnull, NULL))
 	{
 		ItemPointerData tid;
-		bool		n1,
-					n2;
-		int64		key = DatumGetInt64(slot_getattr(bs.outslot, 1, &n1));
+		int64		key;
+		int64		enc;
 
-		decode_tid(DatumGetInt64(slot_getattr(bs.outslot, 2, &n2)), &tid);
+		unpack_sortkey(DatumGetUUIDP(d), &key, &enc);
+		pfree(DatumGetPointer(d));
+		decode_tid(enc, &tid);
 		loader_add(ld, key, &tid);
 		if ((++done & 0x3FFF) == 0)
 		{
@@ -371,11 +403,14 @@ omenbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	tuplesort_end(bs.keysort);
 	tuplesort_end(bs.nullsort);
-	ExecDropSingleTupleTableSlot(bs.slot);
-	ExecDropSingleTupleTableSlot(bs.outslot);
 
+	t3 = GetCurrentTimestamp();
 	loader_finish_index(ld, omen_reloption_epsilon(index), omen_reloption_fillfactor(index), roots);
 	loader_end(ld);
+	elog(DEBUG1, "omen build of \"%s\": " INT64_FORMAT " entries; scan %ld ms, sort %ld ms, leaves %ld ms, model and sync %ld ms",
+		 RelationGetRelationName(index), ld->entries,
+		 (long) ((t1 - t0) / 1000), (long) ((t2 - t1) / 1000), (long) ((t3 - t2) / 1000),
+		 (long) ((GetCurrentTimestamp() - t3) / 1000));
 
 	result = palloc(sizeof(IndexBuildResult));
 	result->heap_tuples = reltuples;

@@ -201,6 +201,7 @@ recycle_pages(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	pfree(chain);
 	IndexFreeSpaceMapVacuum(index);
 	stats->pages_free = nfree;
+	stats->pages_deleted = nfree;	/* free pages are the only "deleted" ones */
 	return nblocks;
 }
 
