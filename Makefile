@@ -32,3 +32,6 @@ include $(PGXS)
 .PHONY: tap
 tap:
 	$(prove_installcheck)
+
+# every object depends on the shared header
+$(OBJS): src/omen.h

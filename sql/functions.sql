@@ -14,18 +14,26 @@ CREATE INDEX fs_btree ON fs (k);
 SELECT pg_relation_size('fs_omen')::float8 / pg_relation_size('fs_btree') < 0.8 AS smaller_than_btree;
 DROP INDEX fs_btree;
 
-INSERT INTO fs SELECT g * 2 + 1 FROM generate_series(1, 20000) g;
-SELECT splits_since_retrain > 0 AS stale, model_version FROM omen_index_stats('fs_omen');
+-- inserts split leaves; once the splits since the last fit reach an eighth
+-- of the leaves (at least 32), the inserting backend refits the model
+INSERT INTO fs SELECT g * 2 + 1 FROM generate_series(1, 5000) g;
+SELECT splits_since_retrain > 0 AS stale, retrains, model_version FROM omen_index_stats('fs_omen');
+INSERT INTO fs SELECT g * 2 + 1 FROM generate_series(5001, 20000) g;
+SELECT retrains > 0 AS refit_by_inserts, model_version > 1 AS new_model FROM omen_index_stats('fs_omen');
 SELECT omen_index_check('fs_omen');
 SELECT omen_index_check('fs_omen', heapallindexed => true);
+SELECT retrains AS r0, model_version AS v0 FROM omen_index_stats('fs_omen') \gset
 SELECT omen_index_retrain('fs_omen');
-SELECT splits_since_retrain, retrains, model_version, max_error <= epsilon AS bounded
+SELECT splits_since_retrain, retrains - :r0 AS new_retrains, model_version - :v0 AS new_versions,
+       max_error <= epsilon AS bounded
 FROM omen_index_stats('fs_omen');
 SELECT omen_index_check('fs_omen', true);
 -- VACUUM retrains a stale model too
 INSERT INTO fs SELECT -g FROM generate_series(1, 5000) g;
+SELECT splits_since_retrain > 0 AS stale FROM omen_index_stats('fs_omen');
+SELECT retrains AS r0 FROM omen_index_stats('fs_omen') \gset
 VACUUM fs;
-SELECT splits_since_retrain, retrains, model_version FROM omen_index_stats('fs_omen');
+SELECT splits_since_retrain, retrains > :r0 AS vacuum_refit FROM omen_index_stats('fs_omen');
 SELECT omen_index_check('fs_omen', true);
 -- retraining frees the old model's pages for reuse
 SELECT omen_index_retrain('fs_omen');

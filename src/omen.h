@@ -127,8 +127,12 @@ typedef OmenPageOpaqueData *OmenPageOpaque;
 
 /*
  * Leaf layout: after the page header, keys[] (int64) grows up to pd_lower;
- * tids[] (ItemPointerData) runs from pd_upper to the special space, both in
- * entry order.  An entry costs 14 bytes and no line pointer.
+ * the heap TIDs (ItemPointerData) grow down from the special space to
+ * pd_upper, TID i at the i-th slot below the special space.  Both arrays
+ * are in entry order from the ends of the hole inwards, so an append at
+ * the end of a leaf changes 14 bytes next to the hole, and an insert at
+ * position i shifts only the entries after i.  An entry costs 14 bytes
+ * and no line pointer.
  */
 #define OMEN_ENTRY_SIZE			(sizeof(int64) + sizeof(ItemPointerData))
 #define OMEN_LEAF_SPACE			(BLCKSZ - SizeOfPageHeaderData - MAXALIGN(sizeof(OmenPageOpaqueData)))
@@ -147,9 +151,10 @@ OmenLeafKeys(Page page)
 }
 
 static inline ItemPointer
-OmenLeafTids(Page page)
+OmenLeafTid(Page page, int i)
 {
-	return (ItemPointer) ((char *) page + ((PageHeader) page)->pd_upper);
+	return (ItemPointer) ((char *) page + ((PageHeader) page)->pd_special -
+						  (i + 1) * sizeof(ItemPointerData));
 }
 
 /* ---------------------------------------------------------------------
@@ -216,7 +221,23 @@ typedef struct OmenTreeModel
 	int64	   *dir_keys;
 	int64	   *dir_tids;
 	BlockNumber *dir_blocks;
+
+	/*
+	 * Leaves right of the last directory leaf that this backend walked
+	 * over since the model was loaded (appends create them): remembered so
+	 * the walk is paid once, not on every probe.  Backend-local, never
+	 * written to disk.
+	 */
+	uint32		ntail;
+	int64	   *tail_keys;
+	int64	   *tail_tids;
+	BlockNumber *tail_blocks;
 } OmenTreeModel;
+
+#define OMEN_TAIL_CAPACITY		1024
+
+/* a walk this long makes a lookup check whether a newer model exists */
+#define OMEN_LONG_WALK			8
 
 /*
  * The serialized model: OmenModelBlobHeader, then for each tree its
@@ -245,6 +266,10 @@ typedef struct OmenModelCache
 	uint64		version;
 	uint32		epsilon;
 	OmenTreeModel tree[OMEN_NTREES];
+	/* leaf this backend last appended to (at its end), per tree */
+	BlockNumber insert_hint[OMEN_NTREES];
+	/* a newer model was published: reload at the next omen_get_model() */
+	bool		stale;
 	/* blob data follows */
 } OmenModelCache;
 
@@ -341,6 +366,7 @@ extern void omen_read_meta(Relation index, OmenMetaPageData *meta);
 extern int	omen_leaf_lower_bound(Page page, int64 key, int64 tid);
 extern bool omen_pos_in_leaf(Page page, int64 key, int64 tid);
 extern void omen_leaf_set_entries(Page page, int n, const int64 *keys, const ItemPointerData *tids);
+extern void omen_leaf_get_entries(Page page, int start, int n, int64 *keys, ItemPointerData *tids);
 extern void omen_leaf_insert_at(Page page, int pos, int64 key, ItemPointer tid);
 extern bool omen_leaf_has_room(Page page);
 extern int	omen_leaf_fill_target(int fillfactor);
@@ -351,13 +377,14 @@ extern void omen_corrupt(Relation index, BlockNumber blkno, const char *fmt,...)
 /* omenmodel.c */
 extern Size omen_model_fit(OmenLeafList *lists, uint32 epsilon, uint64 version, char **blob_out);
 extern OmenModelCache *omen_get_model(Relation index);
-extern BlockNumber omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid);
+extern BlockNumber omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid, bool *at_end);
 extern Buffer omen_find_leaf(Relation index, int tree, int64 key, int64 tid, int lockmode, uint16 want);
 extern Buffer omen_move_right(Relation index, Buffer buf, int64 key, int64 tid, int lockmode, uint16 want);
 extern void omen_fill_model_page(Page page, const char *data, Size len, uint64 version, BlockNumber next);
 extern int	omen_model_page_data(void);
 extern BlockNumber omen_write_model_pages(Relation index, const char *blob, Size len, uint64 version, uint32 *npages);
 extern void omen_retrain(Relation index, bool force);
+extern void omen_try_retrain(Relation index);
 extern void omen_lock_retrain(Relation index);
 extern void omen_unlock_retrain(Relation index);
 extern void omen_collect_leaves(Relation index, BlockNumber root, uint16 want, OmenLeafList *list);

@@ -201,7 +201,6 @@ check_tree(Relation index, int tree, BlockNumber root, BlockNumber nblocks,
 		OmenPageOpaque opaque;
 		int			ne;
 		int64	   *keys;
-		ItemPointer tids;
 		int			i;
 
 		CHECK_FOR_INTERRUPTS();
@@ -214,7 +213,6 @@ check_tree(Relation index, int tree, BlockNumber root, BlockNumber nblocks,
 		opaque = OmenPageGetOpaque(page);
 		ne = OmenLeafNEntries(page);
 		keys = OmenLeafKeys(page);
-		tids = OmenLeafTids(page);
 
 		if (opaque->left != prev)
 			omen_corrupt(index, blkno, "left link is %u, expected %u", opaque->left, prev);
@@ -234,11 +232,11 @@ check_tree(Relation index, int tree, BlockNumber root, BlockNumber nblocks,
 
 		for (i = 0; i < ne; i++)
 		{
-			int64		t = omen_tid_encode(&tids[i]);
+			int64		t = omen_tid_encode(OmenLeafTid(page, i));
 
-			if (!ItemPointerIsValid(&tids[i]))
+			if (!ItemPointerIsValid(OmenLeafTid(page, i)))
 				omen_corrupt(index, blkno, "entry %d has an invalid heap TID", i);
-			if (i > 0 && omen_pos_cmp(keys[i - 1], omen_tid_encode(&tids[i - 1]), keys[i], t) >= 0)
+			if (i > 0 && omen_pos_cmp(keys[i - 1], omen_tid_encode(OmenLeafTid(page, i - 1)), keys[i], t) >= 0)
 				omen_corrupt(index, blkno, "entries %d and %d are out of order", i - 1, i);
 			if (omen_pos_cmp(keys[i], t, opaque->low.key, opaque->low.tid) < 0)
 				omen_corrupt(index, blkno, "entry %d lies below the low fence", i);
@@ -324,7 +322,8 @@ check_model_tree(Relation index, OmenModelCache *model, int tree, CheckLeaf *lea
 
 	for (i = 0; i < nleaves; i++)
 	{
-		BlockNumber b = omen_model_find_leaf(model, tree, leaves[i].low.key, leaves[i].low.tid);
+		bool		at_end;
+		BlockNumber b = omen_model_find_leaf(model, tree, leaves[i].low.key, leaves[i].low.tid, &at_end);
 		int			j;
 		bool		found = false;
 

@@ -50,9 +50,26 @@ choose_split(const int64 *keys, int total, int newpos, bool rightmost, int fillf
  * pages: left, new right, old right, metapage).  Lock order is left to
  * right, then the metapage, as everywhere else.
  */
-static void
+/*
+ * The model is refit from the insert path when the leaves that split since
+ * the last fit reach an eighth of all leaves (at least 32): staleness stays
+ * bounded, and because the threshold grows with the index the refits cost
+ * O(1) leaf reads per split, amortized.
+ */
+#define OMEN_RETRAIN_MIN_SPLITS		32
+#define OMEN_RETRAIN_FRACTION		8
+
+typedef struct SplitResult
+{
+	BlockNumber append_leaf;	/* leaf whose last entry is the new one, or
+								 * InvalidBlockNumber */
+	bool		want_retrain;
+} SplitResult;
+
+static SplitResult
 split_leaf(Relation index, Buffer buf, int pos, int64 key, ItemPointer tid)
 {
+	SplitResult result;
 	Page		page = BufferGetPage(buf);
 	OmenPageOpaque opaque = OmenPageGetOpaque(page);
 	int			n = OmenLeafNEntries(page);
@@ -74,12 +91,10 @@ split_leaf(Relation index, Buffer buf, int pos, int64 key, ItemPointer tid)
 	OmenMetaPage meta;
 
 	/* the combined, sorted entries */
-	memcpy(keys, OmenLeafKeys(page), pos * sizeof(int64));
-	memcpy(tids, OmenLeafTids(page), pos * sizeof(ItemPointerData));
+	omen_leaf_get_entries(page, 0, pos, keys, tids);
 	keys[pos] = key;
 	tids[pos] = *tid;
-	memcpy(keys + pos + 1, OmenLeafKeys(page) + pos, (n - pos) * sizeof(int64));
-	memcpy(tids + pos + 1, OmenLeafTids(page) + pos, (n - pos) * sizeof(ItemPointerData));
+	omen_leaf_get_entries(page, pos, n - pos, keys + pos + 1, tids + pos + 1);
 
 	s = choose_split(keys, total, pos, oldright == InvalidBlockNumber,
 					 omen_reloption_fillfactor(index));
@@ -118,7 +133,17 @@ split_leaf(Relation index, Buffer buf, int pos, int64 key, ItemPointer tid)
 	meta = OmenPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
 	meta->leaf_pages++;
 	meta->splits_total++;
+	result.want_retrain = meta->splits_total - meta->splits_at_retrain >=
+		Max(OMEN_RETRAIN_MIN_SPLITS, meta->leaf_pages / OMEN_RETRAIN_FRACTION);
 	GenericXLogFinish(state);
+
+	/* the new entry is last in its leaf: an append, remembered as a hint */
+	if (pos == total - 1)
+		result.append_leaf = rblkno;
+	else if (pos == s - 1)
+		result.append_leaf = BufferGetBlockNumber(buf);
+	else
+		result.append_leaf = InvalidBlockNumber;
 
 	UnlockReleaseBuffer(metabuf);
 	if (BufferIsValid(sibbuf))
@@ -126,6 +151,40 @@ split_leaf(Relation index, Buffer buf, int pos, int64 key, ItemPointer tid)
 	UnlockReleaseBuffer(rbuf);
 	pfree(keys);
 	pfree(tids);
+	return result;
+}
+
+/*
+ * The fast path for appends (as nbtree's for the rightmost leaf): if the
+ * last insert of this backend went to the end of a leaf, try that leaf
+ * first.  It is used only if the new entry again goes to its end; a busy
+ * leaf is not waited for.
+ */
+static Buffer
+try_append_hint(Relation index, OmenModelCache *model, int tree, int64 key, int64 tid, uint16 want)
+{
+	BlockNumber hint = model->insert_hint[tree];
+	Buffer		buf;
+	Page		page;
+	int			n;
+
+	if (hint == InvalidBlockNumber)
+		return InvalidBuffer;
+	buf = ReadBuffer(index, hint);
+	if (!ConditionalLockBuffer(buf))
+	{
+		ReleaseBuffer(buf);
+		return InvalidBuffer;
+	}
+	omen_check_page(index, buf, hint, want);
+	page = BufferGetPage(buf);
+	n = OmenLeafNEntries(page);
+	if (omen_pos_in_leaf(page, key, tid) &&
+		(n == 0 || omen_pos_cmp(OmenLeafKeys(page)[n - 1], omen_tid_encode(OmenLeafTid(page, n - 1)),
+								key, tid) < 0))
+		return buf;
+	UnlockReleaseBuffer(buf);
+	return InvalidBuffer;
 }
 
 bool
@@ -140,27 +199,43 @@ omeninsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 	Buffer		buf;
 	Page		page;
 	int			pos;
+	OmenModelCache *model;
+	SplitResult split = {InvalidBlockNumber, false};
 
 	if (isnull[0])
 		key = tidenc;
 	else
 		key = omen_datum_to_key(values[0], TupleDescAttr(RelationGetDescr(index), 0)->atttypid);
 
-	buf = omen_find_leaf(index, tree, key, tidenc, BUFFER_LOCK_EXCLUSIVE, want);
+	model = omen_get_model(index);
+	buf = try_append_hint(index, model, tree, key, tidenc, want);
+	if (!BufferIsValid(buf))
+	{
+		buf = omen_find_leaf(index, tree, key, tidenc, BUFFER_LOCK_EXCLUSIVE, want);
+		model = (OmenModelCache *) index->rd_amcache;	/* may have been reloaded */
+	}
 	page = BufferGetPage(buf);
 	pos = omen_leaf_lower_bound(page, key, tidenc);
 
 	if (omen_leaf_has_room(page))
 	{
 		GenericXLogState *state = GenericXLogStart(index);
+		bool		append = (pos == OmenLeafNEntries(page));
 
 		page = GenericXLogRegisterBuffer(state, buf, 0);
 		omen_leaf_insert_at(page, pos, key, ht_ctid);
 		GenericXLogFinish(state);
+		model->insert_hint[tree] = append ? BufferGetBlockNumber(buf) : InvalidBlockNumber;
 	}
 	else
-		split_leaf(index, buf, pos, key, ht_ctid);
-
+	{
+		split = split_leaf(index, buf, pos, key, ht_ctid);
+		model->insert_hint[tree] = split.append_leaf;
+	}
 	UnlockReleaseBuffer(buf);
+
+	/* after the locks are gone: refit a model that grew too stale */
+	if (split.want_retrain)
+		omen_try_retrain(index);
 	return false;
 }

@@ -98,7 +98,7 @@ dir_le(const OmenTreeModel *tm, int i, int64 key, int64 tid)
  * and correctness does not depend on the prediction.
  */
 BlockNumber
-omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid)
+omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid, bool *at_end)
 {
 	const OmenTreeModel *tm = &model->tree[tree];
 	const OmenSegment *seg;
@@ -153,7 +153,41 @@ omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid)
 		else
 			hi = mid;
 	}
-	return tm->dir_blocks[lo];
+	if (lo < n - 1)
+	{
+		*at_end = false;
+		return tm->dir_blocks[lo];
+	}
+
+	/* past the last directory leaf: the leaves this backend learned */
+	lo = -1;
+	hi = tm->ntail;
+	while (hi - lo > 1)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (omen_pos_cmp(tm->tail_keys[mid], tm->tail_tids[mid], key, tid) <= 0)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	*at_end = (lo == (int) tm->ntail - 1);
+	return lo >= 0 ? tm->tail_blocks[lo] : tm->dir_blocks[n - 1];
+}
+
+/* Remember a leaf found right of every leaf the model knows. */
+static void
+learn_tail_leaf(OmenModelCache *model, int tree, Page page, BlockNumber blkno)
+{
+	OmenTreeModel *tm = &model->tree[tree];
+	OmenPageOpaque opaque = OmenPageGetOpaque(page);
+
+	if (tm->ntail >= OMEN_TAIL_CAPACITY)
+		return;
+	tm->tail_keys[tm->ntail] = opaque->low.key;
+	tm->tail_tids[tm->ntail] = opaque->low.tid;
+	tm->tail_blocks[tm->ntail] = blkno;
+	tm->ntail++;
 }
 
 /*
@@ -189,19 +223,53 @@ omen_move_right(Relation index, Buffer buf, int64 key, int64 tid, int lockmode, 
 
 /*
  * Find and lock the leaf of the given tree whose range holds (key, tid).
+ * When the walk starts from the last leaf this backend knows, the leaves
+ * it passes are remembered (see OmenTreeModel.ntail), so a model that is
+ * stale only because of appends costs each backend the walk once.
  */
 Buffer
 omen_find_leaf(Relation index, int tree, int64 key, int64 tid, int lockmode, uint16 want)
 {
 	OmenModelCache *model = omen_get_model(index);
-	BlockNumber blkno = omen_model_find_leaf(model, tree, key, tid);
+	bool		at_end;
+	BlockNumber blkno = omen_model_find_leaf(model, tree, key, tid, &at_end);
 	Buffer		buf;
+	int			steps = 0;
 
 	if (blkno == InvalidBlockNumber)
-		omen_corrupt(index, model->tree[tree].nleaves == 0 ? OMEN_METAPAGE_BLKNO : 0,
-					 "the model lists no leaf for tree %d", tree);
+		omen_corrupt(index, OMEN_METAPAGE_BLKNO, "the model lists no leaf for tree %d", tree);
 	buf = omen_read_page(index, blkno, lockmode, want);
-	return omen_move_right(index, buf, key, tid, lockmode, want);
+
+	for (;;)
+	{
+		Page		page = BufferGetPage(buf);
+		OmenPageOpaque opaque = OmenPageGetOpaque(page);
+		BlockNumber next;
+
+		if (opaque->right == InvalidBlockNumber ||
+			omen_pos_cmp(key, tid, opaque->high.key, opaque->high.tid) < 0)
+			return omen_move_right(index, buf, key, tid, lockmode, want);
+		next = opaque->right;
+		UnlockReleaseBuffer(buf);
+		CHECK_FOR_INTERRUPTS();
+		if (++steps == OMEN_LONG_WALK && !model->stale)
+		{
+			/*
+			 * The model is stale here.  If a newer one has been published
+			 * (by a backend whose invalidation we have not seen yet), use
+			 * it from the next lookup on.  The metapage is read with no
+			 * leaf locked.
+			 */
+			OmenMetaPageData meta;
+
+			omen_read_meta(index, &meta);
+			if (meta.model_version != model->version)
+				model->stale = true;
+		}
+		buf = omen_read_page(index, next, lockmode, want);
+		if (at_end)
+			learn_tail_leaf(model, tree, BufferGetPage(buf), next);
+	}
 }
 
 /* ---------------------------------------------------------------------
@@ -589,7 +657,8 @@ cache_from_blob(MemoryContext cxt, const char *blob, Size len)
 	int			t;
 
 	for (t = 0; t < OMEN_NTREES; t++)
-		keys_size += MAXALIGN(hdr->tree[t].nsegments * sizeof(int64));
+		keys_size += MAXALIGN(hdr->tree[t].nsegments * sizeof(int64)) +
+			OMEN_TAIL_CAPACITY * (2 * sizeof(int64) + sizeof(BlockNumber));
 	total = MAXALIGN(sizeof(OmenModelCache)) + MAXALIGN(len) + keys_size;
 	cache = MemoryContextAllocExtended(cxt, total, MCXT_ALLOC_HUGE);
 	data = (char *) cache + MAXALIGN(sizeof(OmenModelCache));
@@ -605,7 +674,16 @@ cache_from_blob(MemoryContext cxt, const char *blob, Size len)
 		for (i = 0; i < tm->nsegments; i++)
 			tm->seg_keys[i] = tm->segs[i].first_key;
 		kp += MAXALIGN(tm->nsegments * sizeof(int64));
+		tm->ntail = 0;
+		tm->tail_keys = (int64 *) kp;
+		kp += OMEN_TAIL_CAPACITY * sizeof(int64);
+		tm->tail_tids = (int64 *) kp;
+		kp += OMEN_TAIL_CAPACITY * sizeof(int64);
+		tm->tail_blocks = (BlockNumber *) kp;
+		kp += OMEN_TAIL_CAPACITY * sizeof(BlockNumber);
+		cache->insert_hint[t] = InvalidBlockNumber;
 	}
+	cache->stale = false;
 	return cache;
 }
 
@@ -706,6 +784,11 @@ omen_read_model_blob(Relation index, Size *len_out, uint64 *version_out)
 OmenModelCache *
 omen_get_model(Relation index)
 {
+	if (index->rd_amcache != NULL && ((OmenModelCache *) index->rd_amcache)->stale)
+	{
+		pfree(index->rd_amcache);
+		index->rd_amcache = NULL;
+	}
 	if (index->rd_amcache == NULL)
 	{
 		Size		len;
@@ -853,8 +936,28 @@ omen_collect_leaves(Relation index, BlockNumber root, uint16 want, OmenLeafList 
  *
  * Without 'force', nothing is done when no leaf split since the last fit.
  */
+static void retrain_locked(Relation index, bool force);
+
 void
 omen_retrain(Relation index, bool force)
+{
+	omen_lock_retrain(index);
+	retrain_locked(index, force);
+	omen_unlock_retrain(index);
+}
+
+/* Retrain unless another backend is retraining this index right now. */
+void
+omen_try_retrain(Relation index)
+{
+	if (!ConditionalLockPage(index, OMEN_METAPAGE_BLKNO, ExclusiveLock))
+		return;
+	retrain_locked(index, false);
+	omen_unlock_retrain(index);
+}
+
+static void
+retrain_locked(Relation index, bool force)
 {
 	OmenMetaPageData meta;
 	OmenLeafList lists[OMEN_NTREES];
@@ -871,13 +974,9 @@ omen_retrain(Relation index, bool force)
 	uint32		max_error = 0;
 	double		mean_error;
 
-	omen_lock_retrain(index);
 	omen_read_meta(index, &meta);
 	if (!force && meta.splits_total == meta.splits_at_retrain)
-	{
-		omen_unlock_retrain(index);
 		return;
-	}
 
 	MemSet(lists, 0, sizeof(lists));
 	for (t = 0; t < OMEN_NTREES; t++)
@@ -922,10 +1021,17 @@ omen_retrain(Relation index, bool force)
 		UnlockReleaseBuffer(metabuf);
 
 		omen_free_model_chain(index, meta.model_head, meta.model_version);
+
+		/*
+		 * Other backends drop their cached model when this transaction's
+		 * invalidation reaches them (or sooner, after a long walk); this
+		 * backend switches at its next lookup, even within the statement.
+		 */
 		CacheInvalidateRelcache(index);
+		if (index->rd_amcache)
+			((OmenModelCache *) index->rd_amcache)->stale = true;
 	}
 
-	omen_unlock_retrain(index);
 	pfree(blob);
 	for (t = 0; t < OMEN_NTREES; t++)
 		omen_leaflist_free(&lists[t]);

@@ -219,7 +219,6 @@ int
 omen_leaf_lower_bound(Page page, int64 key, int64 tid)
 {
 	int64	   *keys = OmenLeafKeys(page);
-	ItemPointer tids = OmenLeafTids(page);
 	int			lo = 0;
 	int			hi = OmenLeafNEntries(page);
 
@@ -228,7 +227,7 @@ omen_leaf_lower_bound(Page page, int64 key, int64 tid)
 		int			mid = lo + (hi - lo) / 2;
 
 		if (keys[mid] < key ||
-			(keys[mid] == key && omen_tid_encode(&tids[mid]) < tid))
+			(keys[mid] == key && omen_tid_encode(OmenLeafTid(page, mid)) < tid))
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -251,15 +250,27 @@ void
 omen_leaf_set_entries(Page page, int n, const int64 *keys, const ItemPointerData *tids)
 {
 	PageHeader	ph = (PageHeader) page;
+	int			i;
 
 	Assert(n <= OMEN_LEAF_CAPACITY);
 	ph->pd_lower = SizeOfPageHeaderData + n * sizeof(int64);
 	ph->pd_upper = ph->pd_special - n * sizeof(ItemPointerData);
 	if (n > 0)
-	{
 		memcpy(OmenLeafKeys(page), keys, n * sizeof(int64));
-		memcpy(OmenLeafTids(page), tids, n * sizeof(ItemPointerData));
-	}
+	for (i = 0; i < n; i++)
+		*OmenLeafTid(page, i) = tids[i];
+}
+
+/* Copy entries [start, start + n) out of a leaf. */
+void
+omen_leaf_get_entries(Page page, int start, int n, int64 *keys, ItemPointerData *tids)
+{
+	int			i;
+
+	if (n > 0)
+		memcpy(keys, OmenLeafKeys(page) + start, n * sizeof(int64));
+	for (i = 0; i < n; i++)
+		tids[i] = *OmenLeafTid(page, start + i);
 }
 
 bool
@@ -271,8 +282,8 @@ omen_leaf_has_room(Page page)
 }
 
 /*
- * Insert at position pos.  keys[] shifts up from pos; tids[] grows down, so
- * the entries before pos shift down by one slot.
+ * Insert at position pos: the keys and the TIDs of entries pos..n-1 each
+ * move one slot inwards, towards the hole.
  */
 void
 omen_leaf_insert_at(Page page, int pos, int64 key, ItemPointer tid)
@@ -280,8 +291,6 @@ omen_leaf_insert_at(Page page, int pos, int64 key, ItemPointer tid)
 	PageHeader	ph = (PageHeader) page;
 	int			n = OmenLeafNEntries(page);
 	int64	   *keys = OmenLeafKeys(page);
-	ItemPointer oldtids = OmenLeafTids(page);
-	ItemPointer newtids;
 
 	Assert(omen_leaf_has_room(page));
 	Assert(pos >= 0 && pos <= n);
@@ -289,10 +298,10 @@ omen_leaf_insert_at(Page page, int pos, int64 key, ItemPointer tid)
 	keys[pos] = key;
 	ph->pd_lower += sizeof(int64);
 
+	/* TIDs n-1 .. pos sit at the lowest addresses: move them down a slot */
+	memmove(OmenLeafTid(page, n), OmenLeafTid(page, n - 1), (n - pos) * sizeof(ItemPointerData));
 	ph->pd_upper -= sizeof(ItemPointerData);
-	newtids = OmenLeafTids(page);
-	memmove(newtids, oldtids, pos * sizeof(ItemPointerData));
-	newtids[pos] = *tid;
+	*OmenLeafTid(page, pos) = *tid;
 }
 
 int

@@ -331,7 +331,6 @@ read_leaf_forward(OmenScanOpaque so, OmenScanPos *pos, Page page, int i)
 	OmenPageOpaque opaque = OmenPageGetOpaque(page);
 	int			n = OmenLeafNEntries(page);
 	int64	   *keys = OmenLeafKeys(page);
-	ItemPointer tids = OmenLeafTids(page);
 	bool		rightmost = opaque->right == InvalidBlockNumber;
 	int			nr;
 	const OmenScanRange *ranges = tree_ranges(so, pos->tree, &nr);
@@ -342,7 +341,7 @@ read_leaf_forward(OmenScanOpaque so, OmenScanPos *pos, Page page, int i)
 
 		while (i < n && keys[i] <= r->hi)
 		{
-			add_item(pos, keys[i], &tids[i]);
+			add_item(pos, keys[i], OmenLeafTid(page, i));
 			i++;
 		}
 		if (i == n && !rightmost && opaque->high.key <= r->hi)
@@ -369,7 +368,6 @@ read_leaf_backward(OmenScanOpaque so, OmenScanPos *pos, Page page, int i)
 {
 	OmenPageOpaque opaque = OmenPageGetOpaque(page);
 	int64	   *keys = OmenLeafKeys(page);
-	ItemPointer tids = OmenLeafTids(page);
 	bool		leftmost = opaque->left == InvalidBlockNumber;
 	int			nr;
 	const OmenScanRange *ranges = tree_ranges(so, pos->tree, &nr);
@@ -382,7 +380,7 @@ read_leaf_backward(OmenScanOpaque so, OmenScanPos *pos, Page page, int i)
 
 		while (i >= 0 && keys[i] >= r->lo)
 		{
-			add_item(pos, keys[i], &tids[i]);
+			add_item(pos, keys[i], OmenLeafTid(page, i));
 			i--;
 		}
 		/* entries left of this leaf are < low: can any be >= r->lo? */
@@ -751,7 +749,7 @@ omenmarkpos(IndexScanDesc scan)
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 
 	if (so->mark == NULL)
-		so->mark = palloc0(SCANPOS_SIZE(OMEN_LEAF_CAPACITY));
+		so->mark = MemoryContextAllocZero(GetMemoryChunkContext(so), SCANPOS_SIZE(OMEN_LEAF_CAPACITY));
 	else
 		release_pos(so->mark);
 	copy_pos(so->mark, so->pos);

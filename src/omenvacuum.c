@@ -39,7 +39,6 @@ vacuum_tree(Relation index, BlockNumber root, uint16 want, IndexBulkDeleteResult
 		int			i;
 		int			keep = 0;
 		int64	   *keys;
-		ItemPointer tids;
 		int64	   *newkeys = NULL;
 		ItemPointerData *newtids = NULL;
 		BlockNumber next;
@@ -51,21 +50,19 @@ vacuum_tree(Relation index, BlockNumber root, uint16 want, IndexBulkDeleteResult
 		page = BufferGetPage(buf);
 		n = OmenLeafNEntries(page);
 		keys = OmenLeafKeys(page);
-		tids = OmenLeafTids(page);
 		next = OmenPageGetOpaque(page)->right;
 
 		if (callback)
 		{
 			for (i = 0; i < n; i++)
 			{
-				if (callback(&tids[i], callback_state))
+				if (callback(OmenLeafTid(page, i), callback_state))
 				{
 					if (newkeys == NULL)
 					{
 						newkeys = palloc(n * sizeof(int64));
 						newtids = palloc(n * sizeof(ItemPointerData));
-						memcpy(newkeys, keys, i * sizeof(int64));
-						memcpy(newtids, tids, i * sizeof(ItemPointerData));
+						omen_leaf_get_entries(page, 0, i, newkeys, newtids);
 						keep = i;
 					}
 					stats->tuples_removed += 1;
@@ -73,7 +70,7 @@ vacuum_tree(Relation index, BlockNumber root, uint16 want, IndexBulkDeleteResult
 				else if (newkeys)
 				{
 					newkeys[keep] = keys[i];
-					newtids[keep] = tids[i];
+					newtids[keep] = *OmenLeafTid(page, i);
 					keep++;
 				}
 			}
