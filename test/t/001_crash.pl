@@ -41,7 +41,8 @@ sub compare_with_seqscan
 	}
 }
 
-for my $round (1 .. 3)
+my $rounds = $ENV{OMEN_CRASH_ROUNDS} // 3;
+for my $round (1 .. $rounds)
 {
 	# a writer that splits leaves everywhere, deletes, vacuums and retrains
 	my $writer = $node->background_psql('postgres', on_error_stop => 0);
@@ -55,7 +56,7 @@ for my $round (1 .. 3)
 		INSERT INTO c SELECT (random() * 250000)::int8, 2 FROM generate_series(1, 30000);
 	});
 	# let it run for a moment, then crash
-	usleep(300_000 * $round);
+	usleep(100_000 * (1 + ($round * 7) % 13));
 	$node->stop('immediate');
 	eval { $writer->quit; };
 	$node->start;
