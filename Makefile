@@ -4,7 +4,7 @@ EXTVERSION = 0.1
 MODULE_big = omen_index
 OBJS = src/omen.o src/omenbuild.o src/omeninsert.o src/omenscan.o \
        src/omenvacuum.o src/omenmodel.o src/omenpage.o src/omenfuncs.o \
-       src/omenvalidate.o
+       src/omenvalidate.o src/omenretrain.o src/omenworker.o
 HEADERS = src/omen.h
 
 DATA = $(wildcard src/omen_index--*.sql)
@@ -12,7 +12,7 @@ DATA = $(wildcard src/omen_index--*.sql)
 REGRESS = setup types scans writes errors planner functions
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
-ISOLATION = split-during-scan
+ISOLATION = split-during-scan retrain-concurrent
 ISOLATION_OPTS = --inputdir=test --load-extension=$(EXTENSION)
 
 PROVE_TESTS = $(wildcard test/t/*.pl)

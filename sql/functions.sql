@@ -18,15 +18,33 @@ DROP INDEX fs_btree;
 -- of the leaves (at least 32), the inserting backend refits the model
 INSERT INTO fs SELECT g * 2 + 1 FROM generate_series(1, 5000) g;
 SELECT splits_since_retrain > 0 AS stale, retrains, model_version FROM omen_index_stats('fs_omen');
+-- inserts never retrain in the inserting backend (the background worker
+-- does, when preloaded; not in this suite): the drift grows
+SELECT drift AS d0 FROM omen_index_stats('fs_omen') \gset
 INSERT INTO fs SELECT g * 2 + 1 FROM generate_series(5001, 20000) g;
-SELECT retrains > 0 AS refit_by_inserts, model_version > 1 AS new_model FROM omen_index_stats('fs_omen');
+SELECT retrains, model_version, drift > :d0 AS drift_grew,
+       drift = splits_since_retrain::float8 / leaf_pages AS drift_is_splits_per_leaf,
+       model_leaves + splits_since_retrain = leaf_pages AS model_misses_new_leaves
+FROM omen_index_stats('fs_omen');
 SELECT omen_index_check('fs_omen');
 SELECT omen_index_check('fs_omen', heapallindexed => true);
 SELECT retrains AS r0, model_version AS v0 FROM omen_index_stats('fs_omen') \gset
+SELECT splits_since_retrain AS s0 FROM omen_index_stats('fs_omen') \gset
 SELECT omen_index_retrain('fs_omen');
+-- an incremental retrain reads the new leaves only
 SELECT splits_since_retrain, retrains - :r0 AS new_retrains, model_version - :v0 AS new_versions,
-       max_error <= epsilon AS bounded
+       max_error <= epsilon AS bounded, drift, last_retrain_leaves = :s0 AS read_only_new_leaves,
+       model_leaves = leaf_pages AS model_knows_every_leaf
 FROM omen_index_stats('fs_omen');
+-- nothing changed: nothing to do
+SELECT omen_index_retrain('fs_omen');
+SELECT retrains - :r0 AS new_retrains FROM omen_index_stats('fs_omen');
+-- a full refit reads every leaf
+SELECT omen_index_retrain('fs_omen', full_refit => true);
+SELECT retrains - :r0 AS new_retrains, last_retrain_leaves = leaf_pages AS read_every_leaf,
+       model_leaves = leaf_pages AS model_knows_every_leaf
+FROM omen_index_stats('fs_omen');
+SELECT omen_index_check('fs_omen', true);
 SELECT omen_index_check('fs_omen', true);
 -- VACUUM retrains a stale model too
 INSERT INTO fs SELECT -g FROM generate_series(1, 5000) g;
@@ -36,12 +54,12 @@ VACUUM fs;
 SELECT splits_since_retrain, retrains > :r0 AS vacuum_refit FROM omen_index_stats('fs_omen');
 SELECT omen_index_check('fs_omen', true);
 -- retraining frees the old model's pages for reuse
-SELECT omen_index_retrain('fs_omen');
-SELECT omen_index_retrain('fs_omen');
+SELECT omen_index_retrain('fs_omen', true);
+SELECT omen_index_retrain('fs_omen', true);
 SELECT pg_relation_size('fs_omen') AS sz \gset
-SELECT omen_index_retrain('fs_omen');
+SELECT omen_index_retrain('fs_omen', true);
 VACUUM fs;
-SELECT omen_index_retrain('fs_omen');
+SELECT omen_index_retrain('fs_omen', true);
 SELECT pg_relation_size('fs_omen') = :sz AS no_growth_from_retrains;
 
 -- amvalidate accepts every shipped operator class
@@ -62,3 +80,14 @@ WHERE am.amname = 'omen';
 SELECT a.prop, pg_index_has_property('fs_omen'::regclass, a.prop)
 FROM unnest(ARRAY['clusterable', 'index_scan', 'bitmap_scan', 'backward_scan']) a(prop);
 
+
+-- the GUCs of the background retrain
+SELECT name, setting, unit, context, vartype, min_val, max_val
+FROM pg_settings WHERE name LIKE 'omen.%' ORDER BY name;
+SET omen.retrain_threshold = 0.2;
+SHOW omen.retrain_threshold;
+RESET omen.retrain_threshold;
+SET omen.retrain_threshold = 0;
+SET omen.retrain_naptime = 5;
+SET omen.enable_retrain = off;
+SET omen.no_such_setting = 1;

@@ -36,6 +36,8 @@ _PG_init(void)
 					  "Percentage of each leaf filled by CREATE INDEX",
 					  OMEN_DEFAULT_FILLFACTOR, OMEN_MIN_FILLFACTOR, OMEN_MAX_FILLFACTOR,
 					  ShareUpdateExclusiveLock);
+	omen_define_gucs();
+	omen_worker_init();
 }
 
 bytea *

@@ -26,7 +26,7 @@
  * ---------------------------------------------------------------------
  */
 #define OMEN_MAGIC				0x4F4D454E	/* "OMEN" */
-#define OMEN_FORMAT_VERSION		1
+#define OMEN_FORMAT_VERSION		2
 #define OMEN_PAGE_ID			0xFF8A		/* last 2 bytes of every page */
 
 #define OMEN_METAPAGE_BLKNO		0
@@ -103,6 +103,7 @@ omen_pos_cmp(int64 k1, int64 t1, int64 k2, int64 t2)
 #define OMEN_P_NULLS			(1 << 2)	/* leaf of the null tree */
 #define OMEN_P_MODEL			(1 << 3)
 #define OMEN_P_FREE				(1 << 4)	/* recyclable, in the FSM */
+#define OMEN_P_PIECE			(1 << 5)	/* model page holding one piece */
 
 typedef struct OmenPageOpaqueData
 {
@@ -159,8 +160,21 @@ OmenLeafTid(Page page, int i)
 
 /* ---------------------------------------------------------------------
  * Metapage (block 0)
+ *
+ * Besides the pointers and counters, the metapage holds the split log: the
+ * leaves created since the model was fit, so that a retrain reads those
+ * leaves and no others.  Leaves are always allocated by extending the
+ * relation, so a new leaf's block is at or above every block that existed
+ * when an earlier leaf was made; the log is a bitmap over a window of
+ * blocks starting at log_base, plus a short list for the rare leaf below
+ * the window.  A leaf that fits neither is counted in log_dropped and sets
+ * log_lost: the next retrain then walks every leaf.
  * ---------------------------------------------------------------------
  */
+#define OMEN_LOG_EXTRA			64
+#define OMEN_LOG_BYTES			7424
+#define OMEN_LOG_BLOCKS			(OMEN_LOG_BYTES * 8)
+
 typedef struct OmenMetaPageData
 {
 	uint32		magic;
@@ -169,19 +183,32 @@ typedef struct OmenMetaPageData
 	uint32		fillfactor;		/* frozen at build */
 	Oid			keytype;		/* type of the indexed column */
 	BlockNumber root[OMEN_NTREES];	/* leftmost leaf of each tree */
-	BlockNumber model_head;		/* first page of the current model */
-	uint32		model_npages;
-	uint32		model_bytes;
+	BlockNumber model_head;		/* first page of the current model's root */
+	uint32		model_npages;	/* pages of the root */
+	uint32		model_bytes;	/* bytes of the root */
 	uint64		model_version;
 	uint64		leaf_pages;		/* leaves of both trees */
 	uint64		splits_total;	/* leaf splits since build */
-	uint64		splits_at_retrain;	/* splits_total when the model was fit */
+	uint64		splits_at_retrain;	/* splits the model accounts for */
 	uint64		retrains;
 	TimestampTz last_retrain;
 	uint32		model_segments;
 	uint32		max_error;
 	double		mean_error;
+	uint32		model_pieces;
+	uint32		model_leaves;	/* leaves listed by the model */
+	uint64		last_retrain_leaves;	/* leaves read by the last retrain */
+
+	/* the split log; omen_read_meta() does not copy it */
+	uint32		log_lost;		/* a new leaf is missing from the log */
+	uint32		log_nextra;
+	uint64		log_dropped;	/* new leaves the log could not hold */
+	BlockNumber log_base;		/* block of bit 0 */
+	BlockNumber log_extra[OMEN_LOG_EXTRA];
+	uint8		log_bits[OMEN_LOG_BYTES];
 } OmenMetaPageData;
+
+#define OMEN_META_HEADER_SIZE	offsetof(OmenMetaPageData, log_lost)
 
 typedef OmenMetaPageData *OmenMetaPage;
 
@@ -190,13 +217,18 @@ typedef OmenMetaPageData *OmenMetaPage;
 /* ---------------------------------------------------------------------
  * The learned model.
  *
- * Per tree, a directory lists the leaves the model knows in key order:
- * their low fences (key, tid) and block numbers.  Piecewise-linear segments
- * map a key to a directory slot with error at most epsilon; a galloping
- * search from the predicted slot finds the last leaf whose low fence is
- * <= the target position.  Low fences never change, so a directory of an
- * older model is still a sorted subset of the current leaves: a stale
- * model lands left of the target and the B-link right-walk finishes.
+ * Per tree, the model is a sequence of pieces.  A piece lists up to
+ * OMEN_PIECE_MAX_LEAVES consecutive leaves (their low fences (key, tid) and
+ * block numbers: the directory) and the piecewise-linear segments fitted
+ * over them, mapping a key to a slot of the piece with error at most
+ * epsilon; it lives in one model page.  The model's root lists the pieces
+ * (first position, block, counts, errors) and is written over a chain of
+ * root pages.  A lookup finds the piece by the first positions, predicts
+ * the slot and gallops to the last leaf whose low fence is <= the target.
+ * Low fences never change, so the directory of an older model is still a
+ * sorted subset of the current leaves: a stale model lands left of the
+ * target and the B-link right-walk finishes.  A retrain rewrites only the
+ * pieces that gained leaves, and the root.
  * ---------------------------------------------------------------------
  */
 typedef struct OmenSegment
@@ -204,23 +236,69 @@ typedef struct OmenSegment
 	int64		first_key;		/* smallest key this segment predicts */
 	double		slope;			/* slots per key */
 	double		intercept;		/* predicted slot at first_key */
-	uint32		first_slot;
+	uint32		first_slot;		/* slots of the piece it covers */
 	uint32		nslots;
 } OmenSegment;
 
+#define OMEN_PIECE_MAX_LEAVES	400		/* most leaves a piece lists */
+#define OMEN_PIECE_FILL			300		/* leaves per piece at a full fit */
+
+/* A piece page: OmenPieceHeader, segments, keys, tids, blocks. */
+typedef struct OmenPieceHeader
+{
+	uint32		magic;
+	uint16		tree;
+	uint16		nsegments;
+	uint32		nleaves;
+	uint32		pad;
+} OmenPieceHeader;
+
+/* The root's entry for a piece. */
+typedef struct OmenPieceDesc
+{
+	int64		first_key;		/* low fence of its first leaf */
+	int64		first_tid;
+	BlockNumber block;			/* its model page */
+	uint32		nleaves;
+	uint64		written;		/* model version that wrote the page */
+	uint32		nsegments;
+	uint32		max_error;
+	double		sum_error;		/* over its fit points */
+	uint32		npoints;
+	uint32		pad;
+} OmenPieceDesc;
+
+typedef struct OmenModelRootHeader
+{
+	uint32		magic;
+	uint32		epsilon;
+	uint64		version;
+	uint32		npieces[OMEN_NTREES];
+	/* then the pieces of tree 0, then of tree 1 */
+} OmenModelRootHeader;
+
+#define OmenRootPieces(hdr, t) \
+	((OmenPieceDesc *) ((char *) (hdr) + MAXALIGN(sizeof(OmenModelRootHeader))) + \
+	 ((t) == 0 ? 0 : (hdr)->npieces[0]))
+
+/* A piece in the per-backend cache: pointers into the cache chunk. */
+typedef struct OmenPiece
+{
+	uint32		nleaves;
+	uint32		nsegments;
+	const OmenSegment *segs;
+	const int64 *keys;
+	const int64 *tids;
+	const BlockNumber *blocks;
+} OmenPiece;
+
 typedef struct OmenTreeModel
 {
-	uint32		nsegments;
+	uint32		npieces;
 	uint32		nleaves;
-	uint32		max_error;
-	uint32		pad;
-	double		mean_error;
-	/* pointers into the same allocation, valid in memory only */
-	OmenSegment *segs;
-	int64	   *seg_keys;		/* segs[i].first_key, for binary search */
-	int64	   *dir_keys;
-	int64	   *dir_tids;
-	BlockNumber *dir_blocks;
+	int64	   *piece_keys;		/* first positions, for the binary search */
+	int64	   *piece_tids;
+	OmenPiece  *pieces;
 
 	/*
 	 * Leaves right of the last directory leaf that this backend walked
@@ -239,27 +317,6 @@ typedef struct OmenTreeModel
 /* a walk this long makes a lookup check whether a newer model exists */
 #define OMEN_LONG_WALK			8
 
-/*
- * The serialized model: OmenModelBlobHeader, then for each tree its
- * segments, dir_keys, dir_tids and dir_blocks (padded to 8 bytes).
- */
-typedef struct OmenModelBlobTree
-{
-	uint32		nsegments;
-	uint32		nleaves;
-	uint32		max_error;
-	uint32		pad;
-	double		mean_error;
-} OmenModelBlobTree;
-
-typedef struct OmenModelBlobHeader
-{
-	uint32		magic;
-	uint32		epsilon;
-	uint64		version;
-	OmenModelBlobTree tree[OMEN_NTREES];
-} OmenModelBlobHeader;
-
 /* The per-backend cache kept in rd_amcache: one palloc chunk. */
 typedef struct OmenModelCache
 {
@@ -270,7 +327,7 @@ typedef struct OmenModelCache
 	BlockNumber insert_hint[OMEN_NTREES];
 	/* a newer model was published: reload at the next omen_get_model() */
 	bool		stale;
-	/* blob data follows */
+	/* root and piece data follow */
 } OmenModelCache;
 
 /* Leaves collected for a fit: in key order. */
@@ -361,6 +418,8 @@ extern void omen_check_page(Relation index, Buffer buf, BlockNumber blkno, uint1
 extern void omen_check_metapage(Relation index, Page page);
 extern Buffer omen_read_page(Relation index, BlockNumber blkno, int mode, uint16 want);
 extern Buffer omen_new_page(Relation index);
+extern Buffer omen_new_leaf_page(Relation index);
+extern void omen_read_meta_full(Relation index, OmenMetaPageData *meta);
 extern void omen_fill_meta(Page page, Relation index, uint32 epsilon, uint32 fillfactor);
 extern void omen_read_meta(Relation index, OmenMetaPageData *meta);
 extern int	omen_leaf_lower_bound(Page page, int64 key, int64 tid);
@@ -375,24 +434,49 @@ extern void omen_leaflist_free(OmenLeafList *list);
 extern void omen_corrupt(Relation index, BlockNumber blkno, const char *fmt,...) pg_attribute_printf(3, 4) pg_attribute_noreturn();
 
 /* omenmodel.c */
-extern Size omen_model_fit(OmenLeafList *lists, uint32 epsilon, uint64 version, char **blob_out);
+typedef void (*OmenPieceWriter) (void *arg, Page page, OmenPieceDesc *desc);
+extern int	omen_fit_pieces(int tree, const int64 *keys, const int64 *tids, const BlockNumber *blocks,
+							int n, bool leftmost, int limit, uint32 epsilon, uint64 version,
+							OmenPieceWriter writer, void *arg, OmenPieceDesc **descs, int *ndescs, int *cap);
+extern Size omen_model_root(OmenPieceDesc *const *descs, const int *ndescs, uint32 epsilon, uint64 version,
+							char **root_out);
+extern void omen_model_summary(const char *root, uint32 *nsegments, uint32 *max_error, double *mean_error,
+							   uint32 *nleaves);
 extern OmenModelCache *omen_get_model(Relation index);
+extern OmenModelCache *omen_load_model(Relation index, MemoryContext cxt, bool validate);
 extern BlockNumber omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid, bool *at_end);
 extern Buffer omen_find_leaf(Relation index, int tree, int64 key, int64 tid, int lockmode, uint16 want);
 extern Buffer omen_move_right(Relation index, Buffer buf, int64 key, int64 tid, int lockmode, uint16 want);
 extern void omen_fill_model_page(Page page, const char *data, Size len, uint64 version, BlockNumber next);
 extern int	omen_model_page_data(void);
 extern BlockNumber omen_write_model_pages(Relation index, const char *blob, Size len, uint64 version, uint32 *npages);
-extern void omen_retrain(Relation index, bool force);
-extern void omen_try_retrain(Relation index);
+extern double omen_segment_predict(const OmenSegment *seg, int64 key);
+extern int	omen_piece_segment_for(const OmenPiece *pc, int64 key);
+extern char *omen_read_model_blob(Relation index, Size *len_out, uint64 *version_out);
+extern void omen_free_model_chain(Relation index, BlockNumber head, uint64 version);
+extern void omen_free_model_page(Relation index, BlockNumber blkno, uint64 version);
+extern void omen_piece_from_page(Relation index, BlockNumber blkno, Page page, const OmenPieceDesc *desc,
+								 int tree, char *dst, OmenPiece *pc);
+extern Size omen_piece_size(uint32 nsegments, uint32 nleaves);
+
+/* omenretrain.c */
+extern bool omen_retrain(Relation index, bool full);
 extern void omen_lock_retrain(Relation index);
 extern void omen_unlock_retrain(Relation index);
 extern void omen_collect_leaves(Relation index, BlockNumber root, uint16 want, OmenLeafList *list);
-extern double omen_segment_predict(const OmenSegment *seg, int64 key);
-extern int	omen_model_segment_for(const OmenTreeModel *tm, int64 key);
-extern void omen_model_from_blob(char *blob, OmenModelCache *cache, bool validate);
-extern char *omen_read_model_blob(Relation index, Size *len_out, uint64 *version_out);
-extern void omen_free_model_chain(Relation index, BlockNumber head, uint64 version);
+extern void omen_log_new_leaf(OmenMetaPage meta, BlockNumber blkno);
+extern double omen_meta_drift(const OmenMetaPageData *meta);
+extern bool omen_meta_wants_retrain(const OmenMetaPageData *meta);
+
+/* omenworker.c */
+extern int	omen_retrain_naptime;
+extern double omen_retrain_threshold;
+extern bool omen_enable_retrain;
+extern void omen_define_gucs(void);
+extern void omen_worker_init(void);
+extern void omen_request_retrain(Relation index);
+extern PGDLLEXPORT void omen_launcher_main(Datum arg);
+extern PGDLLEXPORT void omen_worker_main(Datum arg);
 
 /* omenbuild.c */
 extern IndexBuildResult *omenbuild(Relation heap, Relation index, IndexInfo *indexInfo);

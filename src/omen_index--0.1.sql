@@ -127,7 +127,11 @@ CREATE FUNCTION omen_index_stats(
     OUT last_retrain timestamptz,
     OUT index_bytes bigint,
     OUT fillfactor int,
-    OUT null_entries bigint)
+    OUT null_entries bigint,
+    OUT drift float8,
+    OUT model_pieces int,
+    OUT model_leaves bigint,
+    OUT last_retrain_leaves bigint)
 RETURNS record
 AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
@@ -135,7 +139,7 @@ CREATE FUNCTION omen_index_check(index regclass, heapallindexed bool DEFAULT fal
 RETURNS void
 AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 
-CREATE FUNCTION omen_index_retrain(index regclass)
+CREATE FUNCTION omen_index_retrain(index regclass, full_refit bool DEFAULT false)
 RETURNS void
 AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 

@@ -190,34 +190,56 @@ loader_finish_tree(OmenLoader *ld)
 	ld->open = false;
 }
 
+/* OmenPieceWriter for the build: the next block, straight through smgr. */
+static void
+loader_write_piece(void *arg, Page page, OmenPieceDesc *desc)
+{
+	OmenLoader *ld = (OmenLoader *) arg;
+
+	desc->block = ld->nwritten;
+	loader_write(ld, page, ld->nwritten);
+}
+
 /*
- * Fit the model over the leaves just written, write its pages and then the
- * metapage.
+ * Fit the model over the leaves just written, write its pieces and root,
+ * then the metapage.
  */
 static void
 loader_finish_index(OmenLoader *ld, uint32 epsilon, uint32 fillfactor, BlockNumber roots[OMEN_NTREES])
 {
 	PGAlignedBlock buf;
 	Page		page = (Page) buf.data;
-	char	   *blob;
+	char	   *root;
 	Size		len;
 	Size		off;
 	int			per_page = omen_model_page_data();
-	BlockNumber head = ld->nwritten;
+	BlockNumber head;
 	uint32		npages = 0;
-	OmenModelBlobHeader *hdr;
 	OmenMetaPage meta;
+	OmenPieceDesc *descs[OMEN_NTREES] = {NULL, NULL};
+	int			ndescs[OMEN_NTREES] = {0, 0};
+	int			cap[OMEN_NTREES] = {0, 0};
+	uint32		nsegs;
+	uint32		max_error;
+	double		mean_error;
+	uint32		nleaves;
+	int			t;
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_FIT);
-	len = omen_model_fit(ld->lists, epsilon, 1, &blob);
-	hdr = (OmenModelBlobHeader *) blob;
+	for (t = 0; t < OMEN_NTREES; t++)
+		omen_fit_pieces(t, ld->lists[t].keys, ld->lists[t].tids, ld->lists[t].blocks, ld->lists[t].n,
+						true, OMEN_PIECE_FILL, epsilon, 1, loader_write_piece, ld,
+						&descs[t], &ndescs[t], &cap[t]);
+	len = omen_model_root(descs, ndescs, epsilon, 1, &root);
+	omen_model_summary(root, &nsegs, &max_error, &mean_error, &nleaves);
 
+	head = ld->nwritten;
 	for (off = 0; off < len; off += per_page)
 	{
 		Size		chunk = Min((Size) per_page, len - off);
 		BlockNumber blkno = ld->nwritten;
 
-		omen_fill_model_page(page, blob + off, chunk, 1,
+		omen_fill_model_page(page, root + off, chunk, 1,
 							 off + chunk < len ? blkno + 1 : InvalidBlockNumber);
 		loader_write(ld, page, blkno);
 		npages++;
@@ -232,13 +254,20 @@ loader_finish_index(OmenLoader *ld, uint32 epsilon, uint32 fillfactor, BlockNumb
 	meta->model_bytes = len;
 	meta->model_version = 1;
 	meta->leaf_pages = ld->lists[OMEN_TREE_KEYS].n + ld->lists[OMEN_TREE_NULLS].n;
-	meta->model_segments = hdr->tree[OMEN_TREE_KEYS].nsegments + hdr->tree[OMEN_TREE_NULLS].nsegments;
-	meta->max_error = Max(hdr->tree[OMEN_TREE_KEYS].max_error, hdr->tree[OMEN_TREE_NULLS].max_error);
-	meta->mean_error = hdr->tree[OMEN_TREE_KEYS].mean_error;
+	meta->model_segments = nsegs;
+	meta->model_pieces = ndescs[0] + ndescs[1];
+	meta->model_leaves = nleaves;
+	meta->max_error = max_error;
+	meta->mean_error = mean_error;
 	meta->last_retrain = GetCurrentTimestamp();
+	meta->last_retrain_leaves = nleaves;
+	meta->log_base = ld->nwritten;
 	loader_write(ld, page, OMEN_METAPAGE_BLKNO);
 
-	pfree(blob);
+	pfree(root);
+	for (t = 0; t < OMEN_NTREES; t++)
+		if (descs[t])
+			pfree(descs[t]);
 }
 
 static void

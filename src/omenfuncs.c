@@ -88,8 +88,8 @@ omen_index_stats(PG_FUNCTION_ARGS)
 	Relation	index;
 	OmenMetaPageData meta;
 	TupleDesc	tupdesc;
-	Datum		values[13];
-	bool		nulls[13];
+	Datum		values[17];
+	bool		nulls[17];
 	int64		entries;
 	int64		null_entries;
 	BlockNumber nblocks;
@@ -119,6 +119,10 @@ omen_index_stats(PG_FUNCTION_ARGS)
 	values[10] = Int64GetDatum((int64) nblocks * BLCKSZ);
 	values[11] = Int32GetDatum((int32) meta.fillfactor);
 	values[12] = Int64GetDatum(null_entries);
+	values[13] = Float8GetDatum(omen_meta_drift(&meta));
+	values[14] = Int32GetDatum((int32) meta.model_pieces);
+	values[15] = Int64GetDatum((int64) meta.model_leaves);
+	values[16] = Int64GetDatum((int64) meta.last_retrain_leaves);
 
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
@@ -127,6 +131,7 @@ Datum
 omen_index_retrain(PG_FUNCTION_ARGS)
 {
 	Oid			indexoid = PG_GETARG_OID(0);
+	bool		full = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
 	Relation	index;
 
 	if (RecoveryInProgress())
@@ -137,7 +142,7 @@ omen_index_retrain(PG_FUNCTION_ARGS)
 	index = open_omen_index(indexoid, RowExclusiveLock);
 	if (!pg_class_ownercheck(indexoid, GetUserId()))
 		aclcheck_error(ACLCHECK_NOT_OWNER, OBJECT_INDEX, RelationGetRelationName(index));
-	omen_retrain(index, true);
+	omen_retrain(index, full);
 	index_close(index, RowExclusiveLock);
 	PG_RETURN_VOID();
 }
@@ -273,11 +278,12 @@ check_tree(Relation index, int tree, BlockNumber root, BlockNumber nblocks,
 }
 
 /*
- * The model against the leaves: its directory must be a subsequence of the
- * chain with the same fences, every directory point within epsilon of its
- * slot, and the lookup of every leaf's low fence must land on that leaf or
- * one left of it (from where the right-walk reaches it).  A model with no
- * split since it was fit must list every leaf.
+ * The model against the leaves: its directory (the pieces' leaves, in
+ * order) must be a subsequence of the chain with the same fences, every
+ * fit point within epsilon of its slot, and the lookup of every leaf's low
+ * fence must land on that leaf or left of it (from where the right-walk
+ * reaches it).  A model with no split since it was fit must list every
+ * leaf.
  */
 static void
 check_model_tree(Relation index, OmenModelCache *model, int tree, CheckLeaf *leaves, int nleaves,
@@ -285,40 +291,49 @@ check_model_tree(Relation index, OmenModelCache *model, int tree, CheckLeaf *lea
 {
 	OmenTreeModel *tm = &model->tree[tree];
 	int			c = 0;
+	uint32		p;
 	uint32		d;
 	int			i;
 
-	for (d = 0; d < tm->nleaves; d++)
+	for (p = 0; p < tm->npieces; p++)
 	{
-		while (c < nleaves && leaves[c].blkno != tm->dir_blocks[d])
-			c++;
-		if (c == nleaves)
-			omen_corrupt(index, tm->dir_blocks[d],
-						 "model slot %u of tree %d names a block that is not a leaf in key order", d, tree);
-		if (leaves[c].low.key != tm->dir_keys[d] || leaves[c].low.tid != tm->dir_tids[d])
-			omen_corrupt(index, tm->dir_blocks[d], "model slot %u of tree %d disagrees with the leaf's low fence", d, tree);
+		const OmenPiece *pc = &tm->pieces[p];
+
+		for (d = 0; d < pc->nleaves; d++)
+		{
+			while (c < nleaves && leaves[c].blkno != pc->blocks[d])
+				c++;
+			if (c == nleaves)
+				omen_corrupt(index, pc->blocks[d],
+							 "slot %u of model piece %u of tree %d names a block that is not a leaf in key order",
+							 d, p, tree);
+			if (leaves[c].low.key != pc->keys[d] || leaves[c].low.tid != pc->tids[d])
+				omen_corrupt(index, pc->blocks[d],
+							 "slot %u of model piece %u of tree %d disagrees with the leaf's low fence",
+							 d, p, tree);
+		}
+
+		for (d = 0; d < pc->nleaves; d++)
+		{
+			double		err;
+			int			s;
+
+			/* only the first slot of a key is a fit point; the leftmost leaf is not one */
+			if ((p == 0 && d == 0 && pc->nleaves > 1) || (d > 0 && pc->keys[d] == pc->keys[d - 1]))
+				continue;
+			s = omen_piece_segment_for(pc, pc->keys[d]);
+			err = fabs(omen_segment_predict(&pc->segs[s], pc->keys[d]) - (double) d);
+			if (err > (double) model->epsilon)
+				omen_corrupt(index, pc->blocks[d],
+							 "model error %.2f at slot %u of piece %u of tree %d exceeds epsilon %u",
+							 err, d, p, tree, model->epsilon);
+			*maxerr = Max(*maxerr, err);
+		}
 	}
 	if (fresh && tm->nleaves != (uint32) nleaves)
 		omen_corrupt(index, OMEN_METAPAGE_BLKNO,
 					 "model of tree %d lists %u leaves, the chain has %d, with no split since the fit",
 					 tree, tm->nleaves, nleaves);
-
-	for (d = 0; d < tm->nleaves; d++)
-	{
-		double		err;
-		int			s;
-
-		/* only the first slot of a key is a fit point; slot 0 is not one */
-		if ((d == 0 && tm->nleaves > 1) || (d > 0 && tm->dir_keys[d] == tm->dir_keys[d - 1]))
-			continue;
-		s = omen_model_segment_for(tm, tm->dir_keys[d]);
-		err = fabs(omen_segment_predict(&tm->segs[s], tm->dir_keys[d]) - (double) d);
-		if (err > (double) model->epsilon)
-			omen_corrupt(index, tm->dir_blocks[d],
-						 "model error %.2f at slot %u of tree %d exceeds epsilon %u",
-						 err, d, tree, model->epsilon);
-		*maxerr = Max(*maxerr, err);
-	}
 
 	for (i = 0; i < nleaves; i++)
 	{
@@ -374,9 +389,6 @@ omen_index_check(PG_FUNCTION_ARGS)
 	int64		nentries = 0;
 	bloom_filter *filter = NULL;
 	OmenModelCache *model;
-	char	   *blob;
-	Size		len;
-	uint64		version;
 	double		maxerr = 0;
 	bool		fresh;
 	int			t;
@@ -422,20 +434,13 @@ omen_index_check(PG_FUNCTION_ARGS)
 					 meta.leaf_pages, nleaves[0] + nleaves[1]);
 
 	/* the model, read from its pages (not the cache) */
-	blob = omen_read_model_blob(index, &len, &version);
-	model = palloc0(sizeof(OmenModelCache));
-	omen_model_from_blob(blob, model, true);
-	for (t = 0; t < OMEN_NTREES; t++)
-	{
-		uint32		i;
-
-		model->tree[t].seg_keys = palloc(Max(model->tree[t].nsegments, 1) * sizeof(int64));
-		for (i = 0; i < model->tree[t].nsegments; i++)
-			model->tree[t].seg_keys[i] = model->tree[t].segs[i].first_key;
-	}
+	model = omen_load_model(index, CurrentMemoryContext, true);
 	if (model->epsilon != meta.epsilon)
 		omen_corrupt(index, meta.model_head, "model epsilon %u differs from the metapage's %u",
 					 model->epsilon, meta.epsilon);
+	if (meta.model_leaves != model->tree[0].nleaves + model->tree[1].nleaves)
+		omen_corrupt(index, OMEN_METAPAGE_BLKNO, "metapage says the model lists %u leaves, its pieces list %u",
+					 meta.model_leaves, model->tree[0].nleaves + model->tree[1].nleaves);
 	fresh = meta.splits_total == meta.splits_at_retrain;
 	for (t = 0; t < OMEN_NTREES; t++)
 		check_model_tree(index, model, t, leaves[t], nleaves[t], fresh, &maxerr);

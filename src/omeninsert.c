@@ -48,17 +48,9 @@ choose_split(const int64 *keys, int total, int newpos, bool rightmost, int fillf
  * leaf takes the upper entries; the old right sibling's left link and the
  * metapage counters change in the same WAL record (GenericXLog allows four
  * pages: left, new right, old right, metapage).  Lock order is left to
- * right, then the metapage, as everywhere else.
+ * right, then the metapage, as everywhere else.  The new leaf is entered
+ * in the metapage's split log in the same record.
  */
-/*
- * The model is refit from the insert path when the leaves that split since
- * the last fit reach an eighth of all leaves (at least 32): staleness stays
- * bounded, and because the threshold grows with the index the refits cost
- * O(1) leaf reads per split, amortized.
- */
-#define OMEN_RETRAIN_MIN_SPLITS		32
-#define OMEN_RETRAIN_FRACTION		8
-
 typedef struct SplitResult
 {
 	BlockNumber append_leaf;	/* leaf whose last entry is the new one, or
@@ -101,7 +93,7 @@ split_leaf(Relation index, Buffer buf, int pos, int64 key, ItemPointer tid)
 	sep.key = keys[s];
 	sep.tid = keys[s - 1] != keys[s] ? OMEN_TID_MIN : omen_tid_encode(&tids[s]);
 
-	rbuf = omen_new_page(index);
+	rbuf = omen_new_leaf_page(index);
 	rblkno = BufferGetBlockNumber(rbuf);
 	if (oldright != InvalidBlockNumber)
 		sibbuf = omen_read_page(index, oldright, BUFFER_LOCK_EXCLUSIVE, opaque->flags & (OMEN_P_LEAF | OMEN_P_NULLS));
@@ -133,8 +125,8 @@ split_leaf(Relation index, Buffer buf, int pos, int64 key, ItemPointer tid)
 	meta = OmenPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
 	meta->leaf_pages++;
 	meta->splits_total++;
-	result.want_retrain = meta->splits_total - meta->splits_at_retrain >=
-		Max(OMEN_RETRAIN_MIN_SPLITS, meta->leaf_pages / OMEN_RETRAIN_FRACTION);
+	omen_log_new_leaf(meta, rblkno);
+	result.want_retrain = omen_meta_wants_retrain(meta);
 	GenericXLogFinish(state);
 
 	/* the new entry is last in its leaf: an append, remembered as a hint */
@@ -234,8 +226,8 @@ omeninsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 	}
 	UnlockReleaseBuffer(buf);
 
-	/* after the locks are gone: refit a model that grew too stale */
+	/* after the locks are gone: ask the background worker for a refit */
 	if (split.want_retrain)
-		omen_try_retrain(index);
+		omen_request_retrain(index);
 	return false;
 }

@@ -1,17 +1,20 @@
 /*
  * omenmodel.c
- *	  The learned model: fitting, (de)serialization, the per-backend cache,
- *	  leaf lookup and retraining.
+ *	  The learned model: fitting, pieces and the model root, the per-backend
+ *	  cache and leaf lookup.
  *
- * The model maps a key to a slot of the leaf directory (the leaves in key
- * order with their low fences).  Each segment is a line fitted over the
- * points (distinct low-fence key, first slot with that key) so that every
- * point is predicted within +-epsilon slots.  The fit is one streaming pass:
- * the set of feasible (slope, intercept) pairs of the current segment is a
- * convex polygon, clipped by the two half-planes of each new point; when it
- * becomes empty the segment ends.  This is the exact feasibility region,
- * not a cone anchored at the first point, so a segment is as long as any
- * line through its first point's error band allows.
+ * The model of a tree is a sequence of pieces, each listing up to
+ * OMEN_PIECE_MAX_LEAVES consecutive leaves (their low fences and blocks)
+ * with segments that map a key to a slot of the piece.  Each segment is a
+ * line fitted over the points (distinct low-fence key, first slot with that
+ * key) so that every point is predicted within +-epsilon slots.  The fit is
+ * one streaming pass: the set of feasible (slope, intercept) pairs of the
+ * current segment is a convex polygon, clipped by the two half-planes of
+ * each new point; when it becomes empty the segment ends.  This is the
+ * exact feasibility region, not a cone anchored at the first point, so a
+ * segment is as long as any line through its first point's error band
+ * allows.  Retraining (omenretrain.c) refits only the pieces that gained
+ * leaves.
  */
 #include "postgres.h"
 
@@ -21,10 +24,8 @@
 #include "miscadmin.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
-#include "utils/inval.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
-#include "utils/timestamp.h"
 
 #include "omen.h"
 
@@ -42,13 +43,10 @@ typedef struct FitResult
 	OmenSegment *segs;
 	int			nsegs;
 	int			cap;
-	double		max_error;
-	double		sum_error;
-	int64		npoints;
 } FitResult;
 
 /* ---------------------------------------------------------------------
- * Prediction
+ * Prediction and lookup
  * ---------------------------------------------------------------------
  */
 
@@ -66,18 +64,37 @@ omen_segment_predict(const OmenSegment *seg, int64 key)
 	return seg->intercept + seg->slope * (double) d;
 }
 
-/* Index of the last segment whose first key is <= key, or 0. */
+/* Index of the piece's last segment whose first key is <= key, or 0. */
 int
-omen_model_segment_for(const OmenTreeModel *tm, int64 key)
+omen_piece_segment_for(const OmenPiece *pc, int64 key)
 {
 	int			lo = 0;
-	int			hi = tm->nsegments;
+	int			hi = pc->nsegments;
 
 	while (hi - lo > 1)
 	{
 		int			mid = lo + (hi - lo) / 2;
 
-		if (tm->seg_keys[mid] <= key)
+		if (pc->segs[mid].first_key <= key)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Index of the last piece whose first position is <= (key, tid), or 0. */
+static int
+model_piece_for(const OmenTreeModel *tm, int64 key, int64 tid)
+{
+	int			lo = 0;
+	int			hi = tm->npieces;
+
+	while (hi - lo > 1)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (omen_pos_cmp(tm->piece_keys[mid], tm->piece_tids[mid], key, tid) <= 0)
 			lo = mid;
 		else
 			hi = mid;
@@ -86,34 +103,28 @@ omen_model_segment_for(const OmenTreeModel *tm, int64 key)
 }
 
 static inline bool
-dir_le(const OmenTreeModel *tm, int i, int64 key, int64 tid)
+dir_le(const OmenPiece *pc, int i, int64 key, int64 tid)
 {
-	return omen_pos_cmp(tm->dir_keys[i], tm->dir_tids[i], key, tid) <= 0;
+	return omen_pos_cmp(pc->keys[i], pc->tids[i], key, tid) <= 0;
 }
 
 /*
- * The leaf to start from for position (key, tid): the last directory leaf
- * whose low fence is <= the position.  The search gallops out from the
- * predicted slot, so its cost is logarithmic in the model's actual error
- * and correctness does not depend on the prediction.
+ * The slot of the piece's last leaf whose low fence is <= (key, tid).  The
+ * search gallops out from the predicted slot, so its cost is logarithmic
+ * in the model's actual error and correctness does not depend on the
+ * prediction.  The caller guarantees that slot 0 is <= the position.
  */
-BlockNumber
-omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid, bool *at_end)
+static int
+piece_find_slot(const OmenPiece *pc, int64 key, int64 tid)
 {
-	const OmenTreeModel *tm = &model->tree[tree];
-	const OmenSegment *seg;
-	int			n = tm->nleaves;
+	const OmenSegment *seg = &pc->segs[omen_piece_segment_for(pc, key)];
+	int			n = pc->nleaves;
+	double		g = omen_segment_predict(seg, key);
 	int			p;
 	int			lo;
 	int			hi;
 	int			step;
-	double		g;
 
-	if (n == 0 || tm->nsegments == 0)
-		return InvalidBlockNumber;
-
-	seg = &tm->segs[omen_model_segment_for(tm, key)];
-	g = omen_segment_predict(seg, key);
 	if (g < (double) seg->first_slot)
 		p = seg->first_slot;
 	else if (g >= (double) (seg->first_slot + seg->nslots - 1))
@@ -121,11 +132,11 @@ omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid, bool
 	else
 		p = (int) g;
 
-	if (dir_le(tm, p, key, tid))
+	if (dir_le(pc, p, key, tid))
 	{
 		lo = p;
 		step = 1;
-		while (lo + step < n && dir_le(tm, lo + step, key, tid))
+		while (lo + step < n && dir_le(pc, lo + step, key, tid))
 		{
 			lo += step;
 			step *= 2;
@@ -136,7 +147,7 @@ omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid, bool
 	{
 		hi = p;
 		step = 1;
-		while (hi - step > 0 && !dir_le(tm, hi - step, key, tid))
+		while (hi - step > 0 && !dir_le(pc, hi - step, key, tid))
 		{
 			hi -= step;
 			step *= 2;
@@ -148,15 +159,38 @@ omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid, bool
 	{
 		int			mid = lo + (hi - lo) / 2;
 
-		if (dir_le(tm, mid, key, tid))
+		if (dir_le(pc, mid, key, tid))
 			lo = mid;
 		else
 			hi = mid;
 	}
-	if (lo < n - 1)
+	return lo;
+}
+
+/*
+ * The leaf to start from for position (key, tid): the last leaf the model
+ * knows whose low fence is <= the position.  *at_end says that it is the
+ * last leaf this backend knows of (the walk from there may learn more).
+ */
+BlockNumber
+omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid, bool *at_end)
+{
+	const OmenTreeModel *tm = &model->tree[tree];
+	const OmenPiece *pc;
+	int			p;
+	int			lo;
+	int			hi;
+
+	if (tm->npieces == 0)
+		return InvalidBlockNumber;
+
+	p = model_piece_for(tm, key, tid);
+	pc = &tm->pieces[p];
+	lo = piece_find_slot(pc, key, tid);
+	if (p < (int) tm->npieces - 1 || lo < (int) pc->nleaves - 1)
 	{
 		*at_end = false;
-		return tm->dir_blocks[lo];
+		return pc->blocks[lo];
 	}
 
 	/* past the last directory leaf: the leaves this backend learned */
@@ -172,7 +206,7 @@ omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid, bool
 			hi = mid;
 	}
 	*at_end = (lo == (int) tm->ntail - 1);
-	return lo >= 0 ? tm->tail_blocks[lo] : tm->dir_blocks[n - 1];
+	return lo >= 0 ? tm->tail_blocks[lo] : pc->blocks[pc->nleaves - 1];
 }
 
 /* Remember a leaf found right of every leaf the model knows. */
@@ -438,32 +472,26 @@ fit_add_segment(FitResult *res, OmenSegment *seg)
 }
 
 /*
- * Fit the segments of one tree's directory.  The error of every point is
- * verified with the same prediction function the lookups use, so the bound
- * holds exactly, whatever the floating-point rounding.
+ * Fit the segments over a piece's n leaves (slots 0 .. n-1).  In the
+ * leftmost piece, slot 0 is the leftmost leaf, whose low fence is minus
+ * infinity: as a fit point it would stretch the first segment over the
+ * whole negative key space, so it is left out and covered by clamping.
+ * The error of every point is verified with the same prediction function
+ * the lookups use, so the bound holds exactly, whatever the rounding.
  */
 static void
-fit_tree(const int64 *keys, int n, double eps, FitResult *res)
+fit_piece(const int64 *keys, int n, bool leftmost, double eps, FitResult *res)
 {
-	int64	   *px;
-	double	   *py;
+	int64		px[OMEN_PIECE_MAX_LEAVES];
+	double		py[OMEN_PIECE_MAX_LEAVES];
 	int			npts = 0;
 	int			i;
 	int			j;
 	double		amax = (double) n + 2 * eps + 2;
 
-	MemSet(res, 0, sizeof(FitResult));
-	if (n == 0)
-		return;
-
-	px = palloc_extended(n * sizeof(int64), MCXT_ALLOC_HUGE);
-	py = palloc_extended(n * sizeof(double), MCXT_ALLOC_HUGE);
-	/*
-	 * Slot 0 is the leftmost leaf, whose low fence is minus infinity: as a
-	 * fit point it would stretch the first segment over the whole negative
-	 * key space.  It is left out; the first segment covers it by clamping.
-	 */
-	for (i = (n > 1) ? 1 : 0; i < n; i++)
+	Assert(n > 0 && n <= OMEN_PIECE_MAX_LEAVES);
+	res->nsegs = 0;
+	for (i = (leftmost && n > 1) ? 1 : 0; i < n; i++)
 	{
 		if (npts == 0 || keys[i] != keys[i - 1])
 		{
@@ -517,175 +545,389 @@ fit_tree(const int64 *keys, int n, double eps, FitResult *res)
 
 		seg.first_slot = (j == 0) ? 0 : (uint32) py[j];
 		seg.nslots = (uint32) ((end < npts ? py[end] : (double) n) - seg.first_slot);
-		for (i = j; i < end; i++)
-		{
-			double		err = fabs(omen_segment_predict(&seg, px[i]) - py[i]);
-
-			res->max_error = Max(res->max_error, err);
-			res->sum_error += err;
-		}
-		res->npoints += end - j;
 		fit_add_segment(res, &seg);
 		j = end;
 	}
-	pfree(px);
-	pfree(py);
 }
 
-static Size
-blob_tree_size(uint32 nsegs, uint32 nleaves)
+Size
+omen_piece_size(uint32 nsegments, uint32 nleaves)
 {
-	return MAXALIGN(nsegs * sizeof(OmenSegment)) +
-		MAXALIGN(nleaves * sizeof(int64)) * 2 +
-		MAXALIGN(nleaves * sizeof(BlockNumber));
+	return sizeof(OmenPieceHeader) + nsegments * sizeof(OmenSegment) +
+		nleaves * (2 * sizeof(int64) + sizeof(BlockNumber));
 }
 
 /*
- * Fit both trees and serialize the model.  Returns the blob size.
+ * Lay out a piece page for leaves [0, n) and fill in its descriptor (all
+ * but the block).  The caller made sure it fits.
+ */
+static void
+piece_page(Page page, int tree, const int64 *keys, const int64 *tids, const BlockNumber *blocks,
+		   int n, bool leftmost, const OmenSegment *segs, int nsegs, uint64 version, OmenPieceDesc *desc)
+{
+	OmenPieceHeader *ph;
+	char	   *p;
+	Size		size = omen_piece_size(nsegs, n);
+	OmenPageOpaque opaque;
+	int			i;
+	int			s = 0;
+
+	Assert(size <= OMEN_MODEL_PAGE_DATA);
+	omen_init_page(page, OMEN_P_MODEL | OMEN_P_PIECE);
+	opaque = OmenPageGetOpaque(page);
+	opaque->version = version;
+	opaque->low.key = keys[0];
+	opaque->low.tid = tids[0];
+	ph = (OmenPieceHeader *) PageGetContents(page);
+	ph->magic = OMEN_MAGIC;
+	ph->tree = tree;
+	ph->nsegments = nsegs;
+	ph->nleaves = n;
+	ph->pad = 0;
+	p = (char *) ph + sizeof(OmenPieceHeader);
+	memcpy(p, segs, nsegs * sizeof(OmenSegment));
+	p += nsegs * sizeof(OmenSegment);
+	memcpy(p, keys, n * sizeof(int64));
+	p += n * sizeof(int64);
+	memcpy(p, tids, n * sizeof(int64));
+	p += n * sizeof(int64);
+	memcpy(p, blocks, n * sizeof(BlockNumber));
+	((PageHeader) page)->pd_lower = SizeOfPageHeaderData + size;
+
+	MemSet(desc, 0, sizeof(OmenPieceDesc));
+	desc->first_key = keys[0];
+	desc->first_tid = tids[0];
+	desc->block = InvalidBlockNumber;
+	desc->nleaves = n;
+	desc->written = version;
+	desc->nsegments = nsegs;
+
+	/* the error figures of the fit points, as omen_index_check sees them */
+	for (i = (leftmost && n > 1) ? 1 : 0; i < n; i++)
+	{
+		double		err;
+
+		if (i > 0 && keys[i] == keys[i - 1])
+			continue;
+		while (s + 1 < nsegs && segs[s + 1].first_key <= keys[i])
+			s++;
+		err = fabs(omen_segment_predict(&segs[s], keys[i]) - (double) i);
+		desc->max_error = Max(desc->max_error, (uint32) ceil(Max(err - 1e-6, 0.0)));
+		desc->sum_error += err;
+		desc->npoints++;
+	}
+}
+
+/*
+ * Cut leaves [0, n) of a tree's directory into pieces, fit each and hand
+ * its page image to the writer, which places it and sets desc->block.  A
+ * run of at most 'limit' leaves becomes one piece; a longer run is split
+ * evenly into pieces of about OMEN_PIECE_FILL.  A piece whose segments
+ * would not fit its page takes fewer leaves (whole segments).  The
+ * descriptors are appended to *descs.  Returns the number of pieces.
+ */
+int
+omen_fit_pieces(int tree, const int64 *keys, const int64 *tids, const BlockNumber *blocks,
+				int n, bool leftmost, int limit, uint32 epsilon, uint64 version,
+				OmenPieceWriter writer, void *arg, OmenPieceDesc **descs, int *ndescs, int *cap)
+{
+	PGAlignedBlock buf;
+	FitResult	res;
+	int			pos = 0;
+	int			made = 0;
+
+	MemSet(&res, 0, sizeof(res));
+	Assert(limit <= OMEN_PIECE_MAX_LEAVES);
+	while (pos < n)
+	{
+		int			remaining = n - pos;
+		int			take;
+		int			k;
+		bool		first = leftmost && pos == 0;
+
+		if (remaining <= limit)
+			take = remaining;
+		else
+		{
+			int			npieces = (remaining + OMEN_PIECE_FILL - 1) / OMEN_PIECE_FILL;
+
+			take = Min((remaining + npieces - 1) / npieces, OMEN_PIECE_MAX_LEAVES);
+		}
+		fit_piece(keys + pos, take, first, (double) epsilon, &res);
+
+		/* keep whole segments while the page holds them */
+		k = res.nsegs;
+		while (k > 1 && omen_piece_size(k, take) > OMEN_MODEL_PAGE_DATA)
+		{
+			k--;
+			take = res.segs[k].first_slot;
+		}
+		res.segs[k - 1].nslots = take - res.segs[k - 1].first_slot;
+
+		if (*ndescs == *cap)
+		{
+			*cap = *cap ? *cap * 2 : 64;
+			*descs = *descs ? repalloc_huge(*descs, *cap * sizeof(OmenPieceDesc))
+				: palloc(*cap * sizeof(OmenPieceDesc));
+		}
+		piece_page((Page) buf.data, tree, keys + pos, tids + pos, blocks + pos, take, first,
+				   res.segs, k, version, &(*descs)[*ndescs]);
+		writer(arg, (Page) buf.data, &(*descs)[*ndescs]);
+		(*ndescs)++;
+		made++;
+		pos += take;
+	}
+	if (res.segs)
+		pfree(res.segs);
+	return made;
+}
+
+/*
+ * Serialize the model root: the header and every piece's descriptor.
  */
 Size
-omen_model_fit(OmenLeafList *lists, uint32 epsilon, uint64 version, char **blob_out)
+omen_model_root(OmenPieceDesc *const *descs, const int *ndescs, uint32 epsilon, uint64 version,
+				char **root_out)
 {
-	FitResult	res[OMEN_NTREES];
-	OmenModelBlobHeader *hdr;
-	Size		size = MAXALIGN(sizeof(OmenModelBlobHeader));
-	char	   *blob;
-	char	   *p;
+	Size		size = MAXALIGN(sizeof(OmenModelRootHeader)) +
+		(ndescs[0] + ndescs[1]) * sizeof(OmenPieceDesc);
+	char	   *root = palloc_extended(size, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	OmenModelRootHeader *hdr = (OmenModelRootHeader *) root;
 	int			t;
 
-	for (t = 0; t < OMEN_NTREES; t++)
-	{
-		fit_tree(lists[t].keys, lists[t].n, (double) epsilon, &res[t]);
-		size += blob_tree_size(res[t].nsegs, lists[t].n);
-	}
-
-	blob = palloc_extended(size, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
-	hdr = (OmenModelBlobHeader *) blob;
 	hdr->magic = OMEN_MAGIC;
 	hdr->epsilon = epsilon;
 	hdr->version = version;
-	p = blob + MAXALIGN(sizeof(OmenModelBlobHeader));
 	for (t = 0; t < OMEN_NTREES; t++)
-	{
-		uint32		n = lists[t].n;
-
-		hdr->tree[t].nsegments = res[t].nsegs;
-		hdr->tree[t].nleaves = n;
-		hdr->tree[t].max_error = (uint32) ceil(Max(res[t].max_error - 1e-6, 0.0));
-		hdr->tree[t].mean_error = res[t].npoints > 0 ? res[t].sum_error / res[t].npoints : 0;
-		if (res[t].nsegs > 0)
-			memcpy(p, res[t].segs, res[t].nsegs * sizeof(OmenSegment));
-		p += MAXALIGN(res[t].nsegs * sizeof(OmenSegment));
-		if (n > 0)
-		{
-			memcpy(p, lists[t].keys, n * sizeof(int64));
-			memcpy(p + MAXALIGN(n * sizeof(int64)), lists[t].tids, n * sizeof(int64));
-			memcpy(p + 2 * MAXALIGN(n * sizeof(int64)), lists[t].blocks, n * sizeof(BlockNumber));
-		}
-		p += 2 * MAXALIGN(n * sizeof(int64)) + MAXALIGN(n * sizeof(BlockNumber));
-		if (res[t].segs)
-			pfree(res[t].segs);
-	}
-	Assert(p == blob + size);
-	*blob_out = blob;
+		hdr->npieces[t] = ndescs[t];
+	for (t = 0; t < OMEN_NTREES; t++)
+		if (ndescs[t] > 0)
+			memcpy(OmenRootPieces(hdr, t), descs[t], ndescs[t] * sizeof(OmenPieceDesc));
+	*root_out = root;
 	return size;
 }
 
-/*
- * Point a cache's tree models into its blob.  With 'validate', check that
- * the blob is well formed (used by omen_index_check); lookups trust a blob
- * whose pages passed the page checks and version match.
- */
+/* Figures for the metapage: segments, errors (of the key tree) and leaves. */
 void
-omen_model_from_blob(char *blob, OmenModelCache *cache, bool validate)
+omen_model_summary(const char *root, uint32 *nsegments, uint32 *max_error, double *mean_error,
+				   uint32 *nleaves)
 {
-	OmenModelBlobHeader *hdr = (OmenModelBlobHeader *) blob;
-	char	   *p = blob + MAXALIGN(sizeof(OmenModelBlobHeader));
+	const OmenModelRootHeader *hdr = (const OmenModelRootHeader *) root;
+	double		sum = 0;
+	uint64		npoints = 0;
 	int			t;
+	uint32		i;
 
-	if (hdr->magic != OMEN_MAGIC)
-		elog(ERROR, "omen: model blob has bad magic 0x%08X", hdr->magic);
-	cache->version = hdr->version;
-	cache->epsilon = hdr->epsilon;
+	*nsegments = 0;
+	*max_error = 0;
+	*nleaves = 0;
 	for (t = 0; t < OMEN_NTREES; t++)
 	{
-		OmenTreeModel *tm = &cache->tree[t];
-		uint32		n = hdr->tree[t].nleaves;
-		uint32		i;
+		const OmenPieceDesc *d = OmenRootPieces(hdr, t);
 
-		tm->nsegments = hdr->tree[t].nsegments;
-		tm->nleaves = n;
-		tm->max_error = hdr->tree[t].max_error;
-		tm->mean_error = hdr->tree[t].mean_error;
-		tm->segs = (OmenSegment *) p;
-		p += MAXALIGN(tm->nsegments * sizeof(OmenSegment));
-		tm->dir_keys = (int64 *) p;
-		p += MAXALIGN(n * sizeof(int64));
-		tm->dir_tids = (int64 *) p;
-		p += MAXALIGN(n * sizeof(int64));
-		tm->dir_blocks = (BlockNumber *) p;
-		p += MAXALIGN(n * sizeof(BlockNumber));
-
-		/* the segments' first keys, contiguous for the binary search */
-		tm->seg_keys = NULL;
-		if (validate)
+		for (i = 0; i < hdr->npieces[t]; i++)
 		{
-			if (n == 0 || tm->nsegments == 0 || tm->nsegments > n)
-				elog(ERROR, "omen: model tree %d has %u segments over %u leaves", t, tm->nsegments, n);
-			for (i = 1; i < n; i++)
-				if (omen_pos_cmp(tm->dir_keys[i - 1], tm->dir_tids[i - 1],
-								 tm->dir_keys[i], tm->dir_tids[i]) >= 0)
-					elog(ERROR, "omen: model directory of tree %d is out of order at slot %u", t, i);
-			for (i = 0; i < tm->nsegments; i++)
-				if (tm->segs[i].first_slot + tm->segs[i].nslots > n ||
-					(i > 0 && tm->segs[i].first_key <= tm->segs[i - 1].first_key))
-					elog(ERROR, "omen: model segment %u of tree %d is inconsistent", i, t);
+			*nsegments += d[i].nsegments;
+			*max_error = Max(*max_error, d[i].max_error);
+			*nleaves += d[i].nleaves;
+			if (t == OMEN_TREE_KEYS)
+			{
+				sum += d[i].sum_error;
+				npoints += d[i].npoints;
+			}
 		}
 	}
+	*mean_error = npoints > 0 ? sum / npoints : 0;
 }
 
-/* Size of the cache for a blob: the blob plus the segment key arrays. */
-static OmenModelCache *
-cache_from_blob(MemoryContext cxt, const char *blob, Size len)
+/* ---------------------------------------------------------------------
+ * The per-backend cache
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Copy a piece page into dst and point pc at it, after checking that the
+ * page is the piece the descriptor names.  Returns silently on success;
+ * a mismatch raises an ERROR only through the caller's decision: this
+ * returns with pc->nleaves = 0 so that the caller can tell a recycled page
+ * (the model changed meanwhile) from corruption.
+ */
+void
+omen_piece_from_page(Relation index, BlockNumber blkno, Page page, const OmenPieceDesc *desc,
+					 int tree, char *dst, OmenPiece *pc)
 {
-	const OmenModelBlobHeader *hdr = (const OmenModelBlobHeader *) blob;
-	Size		keys_size = 0;
-	Size		total;
-	OmenModelCache *cache;
-	char	   *data;
-	char	   *kp;
-	int			t;
+	OmenPageOpaque opaque = OmenPageGetOpaque(page);
+	OmenPieceHeader *ph = (OmenPieceHeader *) PageGetContents(page);
+	Size		size = omen_piece_size(desc->nsegments, desc->nleaves);
+	char	   *p;
 
-	for (t = 0; t < OMEN_NTREES; t++)
-		keys_size += MAXALIGN(hdr->tree[t].nsegments * sizeof(int64)) +
-			OMEN_TAIL_CAPACITY * (2 * sizeof(int64) + sizeof(BlockNumber));
-	total = MAXALIGN(sizeof(OmenModelCache)) + MAXALIGN(len) + keys_size;
-	cache = MemoryContextAllocExtended(cxt, total, MCXT_ALLOC_HUGE);
-	data = (char *) cache + MAXALIGN(sizeof(OmenModelCache));
-	memcpy(data, blob, len);
-	omen_model_from_blob(data, cache, false);
-	kp = data + MAXALIGN(len);
-	for (t = 0; t < OMEN_NTREES; t++)
-	{
-		OmenTreeModel *tm = &cache->tree[t];
-		uint32		i;
-
-		tm->seg_keys = (int64 *) kp;
-		for (i = 0; i < tm->nsegments; i++)
-			tm->seg_keys[i] = tm->segs[i].first_key;
-		kp += MAXALIGN(tm->nsegments * sizeof(int64));
-		tm->ntail = 0;
-		tm->tail_keys = (int64 *) kp;
-		kp += OMEN_TAIL_CAPACITY * sizeof(int64);
-		tm->tail_tids = (int64 *) kp;
-		kp += OMEN_TAIL_CAPACITY * sizeof(int64);
-		tm->tail_blocks = (BlockNumber *) kp;
-		kp += OMEN_TAIL_CAPACITY * sizeof(BlockNumber);
-		cache->insert_hint[t] = InvalidBlockNumber;
-	}
-	cache->stale = false;
-	return cache;
+	pc->nleaves = 0;
+	if ((opaque->flags & (OMEN_P_MODEL | OMEN_P_PIECE)) != (OMEN_P_MODEL | OMEN_P_PIECE) ||
+		opaque->version != desc->written ||
+		((PageHeader) page)->pd_lower != SizeOfPageHeaderData + size ||
+		ph->magic != OMEN_MAGIC || ph->tree != tree ||
+		ph->nsegments != desc->nsegments || ph->nleaves != desc->nleaves ||
+		desc->nleaves == 0 || desc->nsegments == 0)
+		return;
+	memcpy(dst, ph, size);
+	p = dst + sizeof(OmenPieceHeader);
+	pc->nsegments = desc->nsegments;
+	pc->segs = (const OmenSegment *) p;
+	p += desc->nsegments * sizeof(OmenSegment);
+	pc->keys = (const int64 *) p;
+	p += desc->nleaves * sizeof(int64);
+	pc->tids = (const int64 *) p;
+	p += desc->nleaves * sizeof(int64);
+	pc->blocks = (const BlockNumber *) p;
+	pc->nleaves = desc->nleaves;
 }
+
+/* The structural checks omen_index_check adds to a load. */
+static void
+validate_piece(Relation index, const OmenPieceDesc *desc, const OmenPiece *pc, int tree, uint32 p)
+{
+	uint32		i;
+
+	if (pc->keys[0] != desc->first_key || pc->tids[0] != desc->first_tid)
+		omen_corrupt(index, desc->block, "piece %u of tree %d does not start at its root entry", p, tree);
+	for (i = 1; i < pc->nleaves; i++)
+		if (omen_pos_cmp(pc->keys[i - 1], pc->tids[i - 1], pc->keys[i], pc->tids[i]) >= 0)
+			omen_corrupt(index, desc->block, "piece %u of tree %d is out of order at slot %u", p, tree, i);
+	for (i = 0; i < pc->nsegments; i++)
+		if (pc->segs[i].nslots == 0 ||
+			pc->segs[i].first_slot + pc->segs[i].nslots > pc->nleaves ||
+			(i > 0 && (pc->segs[i].first_key <= pc->segs[i - 1].first_key ||
+					   pc->segs[i].first_slot != pc->segs[i - 1].first_slot + pc->segs[i - 1].nslots)))
+			omen_corrupt(index, desc->block, "segment %u of piece %u of tree %d is inconsistent", i, p, tree);
+}
+
+/*
+ * Load the current model into one chunk allocated in cxt: the root from its
+ * pages, then every piece.  A retrain may publish a new model and recycle
+ * pages meanwhile; each page carries the version that wrote it, and a
+ * mismatch while the metapage still names the same model is corruption,
+ * otherwise the load starts over.
+ */
+OmenModelCache *
+omen_load_model(Relation index, MemoryContext cxt, bool validate)
+{
+	int			attempt;
+
+	for (attempt = 0; attempt < 100; attempt++)
+	{
+		Size		len;
+		uint64		version;
+		char	   *root = omen_read_model_blob(index, &len, &version);
+		OmenModelRootHeader *hdr = (OmenModelRootHeader *) root;
+		Size		total = MAXALIGN(sizeof(OmenModelCache));
+		OmenModelCache *cache;
+		char	   *p;
+		int			t;
+		bool		ok = true;
+
+		for (t = 0; t < OMEN_NTREES; t++)
+		{
+			OmenPieceDesc *d = OmenRootPieces(hdr, t);
+			uint32		i;
+
+			total += MAXALIGN(hdr->npieces[t] * sizeof(int64)) * 2 +
+				MAXALIGN(hdr->npieces[t] * sizeof(OmenPiece)) +
+				OMEN_TAIL_CAPACITY * (2 * sizeof(int64) + sizeof(BlockNumber));
+			for (i = 0; i < hdr->npieces[t]; i++)
+				total += MAXALIGN(omen_piece_size(d[i].nsegments, d[i].nleaves));
+		}
+		cache = MemoryContextAllocExtended(cxt, total, MCXT_ALLOC_HUGE);
+		cache->version = hdr->version;
+		cache->epsilon = hdr->epsilon;
+		cache->stale = false;
+		p = (char *) cache + MAXALIGN(sizeof(OmenModelCache));
+		for (t = 0; t < OMEN_NTREES && ok; t++)
+		{
+			OmenTreeModel *tm = &cache->tree[t];
+			OmenPieceDesc *d = OmenRootPieces(hdr, t);
+			uint32		np = hdr->npieces[t];
+			uint32		i;
+
+			cache->insert_hint[t] = InvalidBlockNumber;
+			tm->npieces = np;
+			tm->nleaves = 0;
+			tm->piece_keys = (int64 *) p;
+			p += MAXALIGN(np * sizeof(int64));
+			tm->piece_tids = (int64 *) p;
+			p += MAXALIGN(np * sizeof(int64));
+			tm->pieces = (OmenPiece *) p;
+			p += MAXALIGN(np * sizeof(OmenPiece));
+			tm->ntail = 0;
+			tm->tail_keys = (int64 *) p;
+			p += OMEN_TAIL_CAPACITY * sizeof(int64);
+			tm->tail_tids = (int64 *) p;
+			p += OMEN_TAIL_CAPACITY * sizeof(int64);
+			tm->tail_blocks = (BlockNumber *) p;
+			p += OMEN_TAIL_CAPACITY * sizeof(BlockNumber);
+
+			for (i = 0; i < np; i++)
+			{
+				Buffer		buf = omen_read_page(index, d[i].block, BUFFER_LOCK_SHARE, 0);
+
+				omen_piece_from_page(index, d[i].block, BufferGetPage(buf), &d[i], t, p, &tm->pieces[i]);
+				UnlockReleaseBuffer(buf);
+				if (tm->pieces[i].nleaves == 0)
+				{
+					OmenMetaPageData meta;
+
+					omen_read_meta(index, &meta);
+					if (meta.model_version == version)
+						omen_corrupt(index, d[i].block,
+									 "model page is not piece %u of tree %d of model version " UINT64_FORMAT,
+									 i, t, version);
+					ok = false;
+					break;
+				}
+				if (validate)
+				{
+					validate_piece(index, &d[i], &tm->pieces[i], t, i);
+					if (i > 0 && omen_pos_cmp(d[i - 1].first_key, d[i - 1].first_tid,
+											  d[i].first_key, d[i].first_tid) >= 0)
+						omen_corrupt(index, d[i].block, "pieces %u and %u of tree %d are out of order",
+									 i - 1, i, t);
+				}
+				tm->piece_keys[i] = d[i].first_key;
+				tm->piece_tids[i] = d[i].first_tid;
+				tm->nleaves += d[i].nleaves;
+				p += MAXALIGN(omen_piece_size(d[i].nsegments, d[i].nleaves));
+			}
+		}
+		pfree(root);
+		if (ok)
+		{
+			Assert(p == (char *) cache + total);
+			return cache;
+		}
+		pfree(cache);
+		CHECK_FOR_INTERRUPTS();
+	}
+	elog(ERROR, "omen: could not read a stable model of index \"%s\"", RelationGetRelationName(index));
+	return NULL;				/* keep compiler quiet */
+}
+
+/*
+ * The model of an index, cached in rd_amcache for the life of the relcache
+ * entry.  A retrain sends a relcache invalidation, so each backend reloads
+ * the model once per version; a stale cache is still correct, only slower.
+ */
+OmenModelCache *
+omen_get_model(Relation index)
+{
+	if (index->rd_amcache != NULL && ((OmenModelCache *) index->rd_amcache)->stale)
+	{
+		pfree(index->rd_amcache);
+		index->rd_amcache = NULL;
+	}
+	if (index->rd_amcache == NULL)
+		index->rd_amcache = omen_load_model(index, index->rd_indexcxt, false);
+	return (OmenModelCache *) index->rd_amcache;
+}
+
 
 /* ---------------------------------------------------------------------
  * Model pages
@@ -693,7 +935,7 @@ cache_from_blob(MemoryContext cxt, const char *blob, Size len)
  */
 
 /*
- * Read the current model from its pages.  A retrain may publish a new model
+ * Read the current model's root from its pages.  A retrain may publish a new model
  * and recycle the pages we are reading; every page carries the model
  * version, and a mismatch makes us start over from the metapage.
  */
@@ -732,7 +974,8 @@ omen_read_model_blob(Relation index, Size *len_out, uint64 *version_out)
 			page = BufferGetPage(buf);
 			opaque = OmenPageGetOpaque(page);
 			chunk = ((PageHeader) page)->pd_lower - SizeOfPageHeaderData;
-			if (!(opaque->flags & OMEN_P_MODEL) || opaque->version != meta.model_version ||
+			if (!(opaque->flags & OMEN_P_MODEL) || (opaque->flags & OMEN_P_PIECE) ||
+				opaque->version != meta.model_version ||
 				chunk > meta.model_bytes - off)
 			{
 				UnlockReleaseBuffer(buf);
@@ -755,7 +998,8 @@ omen_read_model_blob(Relation index, Size *len_out, uint64 *version_out)
 			 */
 			*len_out = meta.model_bytes;
 			*version_out = meta.model_version;
-			if (((OmenModelBlobHeader *) blob)->version == meta.model_version)
+			if (((OmenModelRootHeader *) blob)->magic == OMEN_MAGIC &&
+				((OmenModelRootHeader *) blob)->version == meta.model_version)
 				return blob;
 			omen_read_meta(index, &meta2);
 			if (meta2.model_version == meta.model_version)
@@ -774,31 +1018,6 @@ omen_read_model_blob(Relation index, Size *len_out, uint64 *version_out)
 	}
 	elog(ERROR, "omen: could not read a stable model of index \"%s\"", RelationGetRelationName(index));
 	return NULL;				/* keep compiler quiet */
-}
-
-/*
- * The model of an index, cached in rd_amcache for the life of the relcache
- * entry.  A retrain sends a relcache invalidation, so each backend reloads
- * the model once per version; a stale cache is still correct, only slower.
- */
-OmenModelCache *
-omen_get_model(Relation index)
-{
-	if (index->rd_amcache != NULL && ((OmenModelCache *) index->rd_amcache)->stale)
-	{
-		pfree(index->rd_amcache);
-		index->rd_amcache = NULL;
-	}
-	if (index->rd_amcache == NULL)
-	{
-		Size		len;
-		uint64		version;
-		char	   *blob = omen_read_model_blob(index, &len, &version);
-
-		index->rd_amcache = cache_from_blob(index->rd_indexcxt, blob, len);
-		pfree(blob);
-	}
-	return (OmenModelCache *) index->rd_amcache;
 }
 
 /*
@@ -877,7 +1096,8 @@ omen_free_model_chain(Relation index, BlockNumber head, uint64 version)
 		BlockNumber next = opaque->right;
 		GenericXLogState *state;
 
-		if (!(opaque->flags & OMEN_P_MODEL) || opaque->version != version)
+		if (!(opaque->flags & OMEN_P_MODEL) || (opaque->flags & OMEN_P_PIECE) ||
+			opaque->version != version)
 		{
 			UnlockReleaseBuffer(buf);
 			break;
@@ -893,163 +1113,24 @@ omen_free_model_chain(Relation index, BlockNumber head, uint64 version)
 	IndexFreeSpaceMapVacuum(index);
 }
 
-/* ---------------------------------------------------------------------
- * Retraining
- * ---------------------------------------------------------------------
- */
 
-/*
- * Walk a tree's leaf chain from its leftmost leaf and list every leaf's low
- * fence and block.  Only share locks, one page at a time.
- */
+/* Mark one piece page of the given version free and give it to the FSM. */
 void
-omen_collect_leaves(Relation index, BlockNumber root, uint16 want, OmenLeafList *list)
+omen_free_model_page(Relation index, BlockNumber blkno, uint64 version)
 {
-	BlockNumber blkno = root;
-	BlockNumber prev = InvalidBlockNumber;
+	Buffer		buf = omen_read_page(index, blkno, BUFFER_LOCK_EXCLUSIVE, 0);
+	OmenPageOpaque opaque = OmenPageGetOpaque(BufferGetPage(buf));
 
-	while (blkno != InvalidBlockNumber)
+	if ((opaque->flags & OMEN_P_PIECE) && opaque->version == version)
 	{
-		Buffer		buf = omen_read_page(index, blkno, BUFFER_LOCK_SHARE, want);
-		OmenPageOpaque opaque = OmenPageGetOpaque(BufferGetPage(buf));
+		GenericXLogState *state = GenericXLogStart(index);
 
-		if (list->n > 0 &&
-			omen_pos_cmp(list->keys[list->n - 1], list->tids[list->n - 1],
-						 opaque->low.key, opaque->low.tid) >= 0)
-			omen_corrupt(index, blkno, "low fence does not increase after block %u", prev);
-		if (list->n == 0 && (opaque->low.key != OMEN_POS_MIN_KEY || opaque->low.tid != OMEN_TID_MIN))
-			omen_corrupt(index, blkno, "leftmost leaf has a finite low fence");
-		omen_leaflist_add(list, opaque->low.key, opaque->low.tid, blkno);
-		prev = blkno;
-		blkno = opaque->right;
-		UnlockReleaseBuffer(buf);
-		CHECK_FOR_INTERRUPTS();
-	}
-}
-
-/*
- * Refit the model from the current leaves and publish it copy-on-write:
- * new model pages first, then one WAL-logged metapage update that switches
- * to them, then the old pages are freed.  A crash before the switch leaves
- * the old model (the new pages are reclaimed by VACUUM); after it, the new.
- * Readers never wait: they keep using the model they cached.
- *
- * Without 'force', nothing is done when no leaf split since the last fit.
- */
-static void retrain_locked(Relation index, bool force);
-
-void
-omen_retrain(Relation index, bool force)
-{
-	omen_lock_retrain(index);
-	retrain_locked(index, force);
-	omen_unlock_retrain(index);
-}
-
-/* Retrain unless another backend is retraining this index right now. */
-void
-omen_try_retrain(Relation index)
-{
-	if (!ConditionalLockPage(index, OMEN_METAPAGE_BLKNO, ExclusiveLock))
-		return;
-	retrain_locked(index, false);
-	omen_unlock_retrain(index);
-}
-
-static void
-retrain_locked(Relation index, bool force)
-{
-	OmenMetaPageData meta;
-	OmenLeafList lists[OMEN_NTREES];
-	char	   *blob;
-	Size		len;
-	uint64		version;
-	uint32		npages;
-	BlockNumber head;
-	Buffer		metabuf;
-	GenericXLogState *state;
-	OmenMetaPage m;
-	int			t;
-	uint32		nsegs = 0;
-	uint32		max_error = 0;
-	double		mean_error;
-
-	omen_read_meta(index, &meta);
-	if (!force && meta.splits_total == meta.splits_at_retrain)
-		return;
-
-	MemSet(lists, 0, sizeof(lists));
-	for (t = 0; t < OMEN_NTREES; t++)
-		omen_collect_leaves(index, meta.root[t],
-							t == OMEN_TREE_NULLS ? (OMEN_P_LEAF | OMEN_P_NULLS) : OMEN_P_LEAF,
-							&lists[t]);
-
-	version = meta.model_version + 1;
-	len = omen_model_fit(lists, meta.epsilon, version, &blob);
-	{
-		OmenModelBlobHeader *hdr = (OmenModelBlobHeader *) blob;
-
-		nsegs = hdr->tree[OMEN_TREE_KEYS].nsegments + hdr->tree[OMEN_TREE_NULLS].nsegments;
-		max_error = Max(hdr->tree[OMEN_TREE_KEYS].max_error, hdr->tree[OMEN_TREE_NULLS].max_error);
-		mean_error = hdr->tree[OMEN_TREE_KEYS].mean_error;
-	}
-	head = omen_write_model_pages(index, blob, len, version, &npages);
-
-	metabuf = omen_read_page(index, OMEN_METAPAGE_BLKNO, BUFFER_LOCK_EXCLUSIVE, OMEN_P_META);
-	m = OmenPageGetMeta(BufferGetPage(metabuf));
-	if (m->model_version != meta.model_version)
-	{
-		/* someone else published a model meanwhile: theirs stands */
-		UnlockReleaseBuffer(metabuf);
-		omen_free_model_chain(index, head, version);
-	}
-	else
-	{
-		state = GenericXLogStart(index);
-		m = OmenPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
-		m->model_head = head;
-		m->model_npages = npages;
-		m->model_bytes = len;
-		m->model_version = version;
-		m->model_segments = nsegs;
-		m->max_error = max_error;
-		m->mean_error = mean_error;
-		m->splits_at_retrain = meta.splits_total;
-		m->retrains++;
-		m->last_retrain = GetCurrentTimestamp();
+		omen_init_page(GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE), OMEN_P_FREE);
 		GenericXLogFinish(state);
-		UnlockReleaseBuffer(metabuf);
-
-		omen_free_model_chain(index, meta.model_head, meta.model_version);
-
-		/*
-		 * Other backends drop their cached model when this transaction's
-		 * invalidation reaches them (or sooner, after a long walk); this
-		 * backend switches at its next lookup, even within the statement.
-		 */
-		CacheInvalidateRelcache(index);
-		if (index->rd_amcache)
-			((OmenModelCache *) index->rd_amcache)->stale = true;
+		UnlockReleaseBuffer(buf);
+		RecordFreeIndexPage(index, blkno);
+		return;
 	}
-
-	pfree(blob);
-	for (t = 0; t < OMEN_NTREES; t++)
-		omen_leaflist_free(&lists[t]);
+	UnlockReleaseBuffer(buf);
 }
 
-/*
- * Retrains (and VACUUM's page recycling, which must not free the pages of a
- * model being written) are serialized by a heavyweight lock on the
- * metapage's page number; readers and writers never take it.
- */
-void
-omen_lock_retrain(Relation index)
-{
-	LockPage(index, OMEN_METAPAGE_BLKNO, ExclusiveLock);
-}
-
-void
-omen_unlock_retrain(Relation index)
-{
-	UnlockPage(index, OMEN_METAPAGE_BLKNO, ExclusiveLock);
-}

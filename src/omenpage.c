@@ -142,7 +142,6 @@ Buffer
 omen_new_page(Relation index)
 {
 	Buffer		buf;
-	bool		needlock;
 
 	for (;;)
 	{
@@ -171,6 +170,20 @@ omen_new_page(Relation index)
 		ReleaseBuffer(buf);
 	}
 
+	return omen_new_leaf_page(index);
+}
+
+/*
+ * A new block at the end, exclusively locked.  Leaves are always allocated
+ * this way, never from the FSM, so that a new leaf's block number is above
+ * every block that existed before it: the split log (omen.h) relies on it.
+ */
+Buffer
+omen_new_leaf_page(Relation index)
+{
+	Buffer		buf;
+	bool		needlock;
+
 	needlock = !RELATION_IS_LOCAL(index);
 	if (needlock)
 		LockRelationForExtension(index, ExclusiveLock);
@@ -197,11 +210,24 @@ omen_fill_meta(Page page, Relation index, uint32 epsilon, uint32 fillfactor)
 	meta->root[OMEN_TREE_KEYS] = InvalidBlockNumber;
 	meta->root[OMEN_TREE_NULLS] = InvalidBlockNumber;
 	meta->model_head = InvalidBlockNumber;
+	StaticAssertStmt(MAXALIGN(SizeOfPageHeaderData) + sizeof(OmenMetaPageData) <=
+					 BLCKSZ - MAXALIGN(sizeof(OmenPageOpaqueData)),
+					 "the metapage data must fit in a page");
 	((PageHeader) page)->pd_lower = ((char *) meta + sizeof(OmenMetaPageData)) - (char *) page;
 }
 
 void
 omen_read_meta(Relation index, OmenMetaPageData *out)
+{
+	Buffer		buf = omen_read_page(index, OMEN_METAPAGE_BLKNO, BUFFER_LOCK_SHARE, OMEN_P_META);
+
+	memcpy(out, OmenPageGetMeta(BufferGetPage(buf)), OMEN_META_HEADER_SIZE);
+	UnlockReleaseBuffer(buf);
+}
+
+/* The whole metapage, split log included. */
+void
+omen_read_meta_full(Relation index, OmenMetaPageData *out)
 {
 	Buffer		buf = omen_read_page(index, OMEN_METAPAGE_BLKNO, BUFFER_LOCK_SHARE, OMEN_P_META);
 

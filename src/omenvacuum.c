@@ -114,11 +114,20 @@ omenbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
 
 /*
  * Give every free or orphaned page to the FSM: pages marked free, model
- * pages that are not in the current model's chain (a retrain that crashed
+ * pages that are not in the current model (its root chain and pieces) (a retrain that crashed
  * before its switch, or before freeing the old chain, leaves such pages)
  * and pages never initialized (an extension that crashed before its WAL
  * record).  Holds the retrain lock, so no model is being written meanwhile.
  */
+static int
+blockno_cmp(const void *a, const void *b)
+{
+	BlockNumber x = *(const BlockNumber *) a;
+	BlockNumber y = *(const BlockNumber *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
 static BlockNumber
 recycle_pages(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
@@ -133,15 +142,29 @@ recycle_pages(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 
 	omen_lock_retrain(index);
 	omen_read_meta(index, &meta);
-	chain = palloc((meta.model_npages + 1) * sizeof(BlockNumber));
-	for (blkno = meta.model_head; blkno != InvalidBlockNumber && nchain < meta.model_npages;)
 	{
-		Buffer		buf = omen_read_page(index, blkno, BUFFER_LOCK_SHARE, OMEN_P_MODEL);
+		Size		len;
+		uint64		version;
+		char	   *root = omen_read_model_blob(index, &len, &version);
+		OmenModelRootHeader *hdr = (OmenModelRootHeader *) root;
+		int			t;
+		uint32		i;
 
-		chain[nchain++] = blkno;
-		blkno = OmenPageGetOpaque(BufferGetPage(buf))->right;
-		UnlockReleaseBuffer(buf);
+		chain = palloc((meta.model_npages + hdr->npieces[0] + hdr->npieces[1] + 1) * sizeof(BlockNumber));
+		for (blkno = meta.model_head; blkno != InvalidBlockNumber && nchain < meta.model_npages;)
+		{
+			Buffer		buf = omen_read_page(index, blkno, BUFFER_LOCK_SHARE, OMEN_P_MODEL);
+
+			chain[nchain++] = blkno;
+			blkno = OmenPageGetOpaque(BufferGetPage(buf))->right;
+			UnlockReleaseBuffer(buf);
+		}
+		for (t = 0; t < OMEN_NTREES; t++)
+			for (i = 0; i < hdr->npieces[t]; i++)
+				chain[nchain++] = OmenRootPieces(hdr, t)[i].block;
+		pfree(root);
 	}
+	qsort(chain, nchain, sizeof(BlockNumber), blockno_cmp);
 
 	if (needlock)
 		LockRelationForExtension(index, ExclusiveLock);
@@ -171,12 +194,7 @@ recycle_pages(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 				isfree = true;
 			else if (opaque->flags & OMEN_P_MODEL)
 			{
-				uint32		i;
-
-				isfree = true;
-				for (i = 0; i < nchain; i++)
-					if (chain[i] == blkno)
-						isfree = false;
+				isfree = bsearch(&blkno, chain, nchain, sizeof(BlockNumber), blockno_cmp) == NULL;
 				if (isfree)
 				{
 					GenericXLogState *state = GenericXLogStart(index);

@@ -1,0 +1,638 @@
+/*
+ * omenretrain.c
+ *	  Retraining: refit the model pieces whose leaves changed and publish
+ *	  the new model copy-on-write.
+ *
+ * Every leaf split records the new leaf in the metapage's split log (see
+ * omen.h).  A retrain reads the logged leaves, and only them, merges their
+ * low fences into the pieces they fall in, refits those pieces, writes them
+ * and a new root into fresh model pages, and switches the metapage to the
+ * new root in one WAL record.  Pieces that gained no leaf are shared by the
+ * old and the new model.  The cost grows with the number of splits, not
+ * with the index.  When the log lost a leaf (it overflowed), the retrain
+ * walks every leaf instead.
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "miscadmin.h"
+#include "port/pg_bitutils.h"
+#include "storage/indexfsm.h"
+#include "storage/lmgr.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
+#include "utils/timestamp.h"
+
+#include "omen.h"
+
+typedef struct NewLeaf
+{
+	int64		key;
+	int64		tid;
+	BlockNumber block;
+} NewLeaf;
+
+/* Pages a retrain replaces: freed once the new model is published. */
+typedef struct OldPage
+{
+	BlockNumber block;
+	uint64		version;
+} OldPage;
+
+typedef struct RetrainState
+{
+	Relation	index;
+	uint64		version;
+	OmenPieceDesc *descs[OMEN_NTREES];
+	int			ndescs[OMEN_NTREES];
+	int			cap[OMEN_NTREES];
+	OldPage    *old;
+	int			nold;
+	int			oldcap;
+	uint64		leaves_read;
+} RetrainState;
+
+/* ---------------------------------------------------------------------
+ * The split log
+ * ---------------------------------------------------------------------
+ */
+
+static bool
+log_bits_empty(const OmenMetaPageData *meta)
+{
+	int			i;
+
+	for (i = 0; i < OMEN_LOG_BYTES; i++)
+		if (meta->log_bits[i] != 0)
+			return false;
+	return true;
+}
+
+/*
+ * Record a new leaf.  Called by a split with the metapage registered in
+ * the split's WAL record, so the leaf and its log entry are one atomic
+ * change.
+ */
+void
+omen_log_new_leaf(OmenMetaPage meta, BlockNumber blkno)
+{
+	if (blkno >= meta->log_base && blkno - meta->log_base < OMEN_LOG_BLOCKS)
+	{
+		uint32		bit = blkno - meta->log_base;
+
+		meta->log_bits[bit / 8] |= (uint8) (1 << (bit % 8));
+		return;
+	}
+	if (blkno >= meta->log_base && log_bits_empty(meta))
+	{
+		/* an empty window moves to the new leaf */
+		meta->log_base = blkno - blkno % 8;
+		omen_log_new_leaf(meta, blkno);
+		return;
+	}
+	if (meta->log_nextra < OMEN_LOG_EXTRA)
+	{
+		meta->log_extra[meta->log_nextra++] = blkno;
+		return;
+	}
+	meta->log_dropped++;
+	meta->log_lost = 1;
+}
+
+/* Entries in the log. */
+static uint32
+log_count(const OmenMetaPageData *meta)
+{
+	uint32		n = meta->log_nextra;
+	int			i;
+
+	for (i = 0; i < OMEN_LOG_BYTES; i += 8)
+	{
+		uint64		w;
+
+		memcpy(&w, meta->log_bits + i, sizeof(w));
+		n += pg_popcount64(w);
+	}
+	return n;
+}
+
+/*
+ * The drift of the model: splits it does not account for, per leaf.  Each
+ * such split adds a leaf a probe may have to walk over, so this estimates
+ * the extra leaf reads of a random equality probe.
+ */
+double
+omen_meta_drift(const OmenMetaPageData *meta)
+{
+	uint64		since = meta->splits_total - meta->splits_at_retrain;
+
+	if (meta->leaf_pages == 0)
+		return 0;
+	return (double) since / (double) meta->leaf_pages;
+}
+
+/*
+ * Whether the model needs a refit: its drift reached omen.retrain_threshold,
+ * or the log is filling up or lost a leaf.
+ */
+bool
+omen_meta_wants_retrain(const OmenMetaPageData *meta)
+{
+	return omen_meta_drift(meta) >= omen_retrain_threshold || meta->log_lost ||
+		meta->log_nextra >= OMEN_LOG_EXTRA / 2 ||
+		meta->splits_total - meta->splits_at_retrain >= OMEN_LOG_BLOCKS / 4;
+}
+
+/* ---------------------------------------------------------------------
+ * Locks
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Retrains (and VACUUM's page recycling, which must not free the pages of a
+ * model being written) are serialized by a heavyweight lock on the
+ * metapage's page number; readers and writers never take it.
+ */
+void
+omen_lock_retrain(Relation index)
+{
+	LockPage(index, OMEN_METAPAGE_BLKNO, ExclusiveLock);
+}
+
+void
+omen_unlock_retrain(Relation index)
+{
+	UnlockPage(index, OMEN_METAPAGE_BLKNO, ExclusiveLock);
+}
+
+/* ---------------------------------------------------------------------
+ * Reading leaves
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Walk a tree's leaf chain from its leftmost leaf and list every leaf's low
+ * fence and block.  Only share locks, one page at a time.
+ */
+void
+omen_collect_leaves(Relation index, BlockNumber root, uint16 want, OmenLeafList *list)
+{
+	BlockNumber blkno = root;
+	BlockNumber prev = InvalidBlockNumber;
+
+	while (blkno != InvalidBlockNumber)
+	{
+		Buffer		buf = omen_read_page(index, blkno, BUFFER_LOCK_SHARE, want);
+		OmenPageOpaque opaque = OmenPageGetOpaque(BufferGetPage(buf));
+
+		if (list->n > 0 &&
+			omen_pos_cmp(list->keys[list->n - 1], list->tids[list->n - 1],
+						 opaque->low.key, opaque->low.tid) >= 0)
+			omen_corrupt(index, blkno, "low fence does not increase after block %u", prev);
+		if (list->n == 0 && (opaque->low.key != OMEN_POS_MIN_KEY || opaque->low.tid != OMEN_TID_MIN))
+			omen_corrupt(index, blkno, "leftmost leaf has a finite low fence");
+		omen_leaflist_add(list, opaque->low.key, opaque->low.tid, blkno);
+		prev = blkno;
+		blkno = opaque->right;
+		UnlockReleaseBuffer(buf);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+static int
+newleaf_cmp(const void *a, const void *b)
+{
+	const NewLeaf *x = (const NewLeaf *) a;
+	const NewLeaf *y = (const NewLeaf *) b;
+
+	return omen_pos_cmp(x->key, x->tid, y->key, y->tid);
+}
+
+/*
+ * Read the low fence of every logged leaf, per tree, sorted.  The blocks
+ * read are returned in *consumed so the switch can clear them from the log.
+ */
+static void
+read_logged_leaves(RetrainState *rs, const OmenMetaPageData *meta, NewLeaf **leaves, int *nleaves,
+				   BlockNumber **consumed, int *nconsumed)
+{
+	int			cap = log_count(meta) + 1;
+	int			t;
+	int			i;
+
+	*consumed = palloc(cap * sizeof(BlockNumber));
+	*nconsumed = 0;
+	for (i = 0; i < OMEN_LOG_BLOCKS; i++)
+		if (meta->log_bits[i / 8] & (1 << (i % 8)))
+			(*consumed)[(*nconsumed)++] = meta->log_base + i;
+	for (i = 0; i < (int) meta->log_nextra; i++)
+		(*consumed)[(*nconsumed)++] = meta->log_extra[i];
+
+	for (t = 0; t < OMEN_NTREES; t++)
+	{
+		leaves[t] = palloc(cap * sizeof(NewLeaf));
+		nleaves[t] = 0;
+	}
+	for (i = 0; i < *nconsumed; i++)
+	{
+		BlockNumber blkno = (*consumed)[i];
+		Buffer		buf = omen_read_page(rs->index, blkno, BUFFER_LOCK_SHARE, 0);
+		OmenPageOpaque opaque = OmenPageGetOpaque(BufferGetPage(buf));
+
+		if (!(opaque->flags & OMEN_P_LEAF))
+			omen_corrupt(rs->index, blkno, "the split log names a page that is not a leaf");
+		t = (opaque->flags & OMEN_P_NULLS) ? OMEN_TREE_NULLS : OMEN_TREE_KEYS;
+		leaves[t][nleaves[t]].key = opaque->low.key;
+		leaves[t][nleaves[t]].tid = opaque->low.tid;
+		leaves[t][nleaves[t]].block = blkno;
+		nleaves[t]++;
+		UnlockReleaseBuffer(buf);
+		rs->leaves_read++;
+		CHECK_FOR_INTERRUPTS();
+	}
+	for (t = 0; t < OMEN_NTREES; t++)
+		if (nleaves[t] > 1)
+			qsort(leaves[t], nleaves[t], sizeof(NewLeaf), newleaf_cmp);
+}
+
+/* ---------------------------------------------------------------------
+ * Writing pieces
+ * ---------------------------------------------------------------------
+ */
+
+/* OmenPieceWriter: a new page through the buffer manager, WAL-logged. */
+static void
+write_piece_page(void *arg, Page image, OmenPieceDesc *desc)
+{
+	RetrainState *rs = (RetrainState *) arg;
+	Buffer		buf = omen_new_page(rs->index);
+	GenericXLogState *state = GenericXLogStart(rs->index);
+	Page		page = GenericXLogRegisterBuffer(state, buf, GENERIC_XLOG_FULL_IMAGE);
+
+	memcpy(page, image, BLCKSZ);
+	GenericXLogFinish(state);
+	desc->block = BufferGetBlockNumber(buf);
+	UnlockReleaseBuffer(buf);
+}
+
+static void
+remember_old_page(RetrainState *rs, BlockNumber block, uint64 version)
+{
+	if (rs->nold == rs->oldcap)
+	{
+		rs->oldcap = rs->oldcap ? rs->oldcap * 2 : 64;
+		rs->old = rs->old ? repalloc_huge(rs->old, rs->oldcap * sizeof(OldPage))
+			: palloc(rs->oldcap * sizeof(OldPage));
+	}
+	rs->old[rs->nold].block = block;
+	rs->old[rs->nold].version = version;
+	rs->nold++;
+}
+
+static void
+append_desc(RetrainState *rs, int t, const OmenPieceDesc *d)
+{
+	if (rs->ndescs[t] == rs->cap[t])
+	{
+		rs->cap[t] = rs->cap[t] ? rs->cap[t] * 2 : 64;
+		rs->descs[t] = rs->descs[t] ? repalloc_huge(rs->descs[t], rs->cap[t] * sizeof(OmenPieceDesc))
+			: palloc(rs->cap[t] * sizeof(OmenPieceDesc));
+	}
+	rs->descs[t][rs->ndescs[t]++] = *d;
+}
+
+/*
+ * Refit one piece with the new leaves that fall in it: read the piece's
+ * page, merge, fit (splitting it if it grew too long) and write.
+ */
+static void
+refit_piece(RetrainState *rs, int t, uint32 p, const OmenPieceDesc *d, const NewLeaf *nl, int k,
+			uint32 epsilon)
+{
+	Buffer		buf = omen_read_page(rs->index, d->block, BUFFER_LOCK_SHARE, 0);
+	char	   *data = palloc(omen_piece_size(d->nsegments, d->nleaves));
+	OmenPiece	pc;
+	int			cap = d->nleaves + k;
+	int64	   *keys = palloc(cap * sizeof(int64));
+	int64	   *tids = palloc(cap * sizeof(int64));
+	BlockNumber *blocks = palloc(cap * sizeof(BlockNumber));
+	int			n = 0;
+	uint32		i = 0;
+	int			j = 0;
+
+	omen_piece_from_page(rs->index, d->block, BufferGetPage(buf), d, t, data, &pc);
+	UnlockReleaseBuffer(buf);
+	if (pc.nleaves == 0)
+		omen_corrupt(rs->index, d->block, "model page is not piece %u of tree %d it should be", p, t);
+
+	while (i < pc.nleaves || j < k)
+	{
+		int			c;
+
+		if (i == pc.nleaves)
+			c = 1;
+		else if (j == k)
+			c = -1;
+		else
+			c = omen_pos_cmp(pc.keys[i], pc.tids[i], nl[j].key, nl[j].tid);
+		if (c == 0)
+		{
+			/* a leaf listed already (logged again after a full refit) */
+			if (pc.blocks[i] != nl[j].block)
+				omen_corrupt(rs->index, nl[j].block, "leaf has the same low fence as block %u",
+							 pc.blocks[i]);
+			j++;
+			continue;
+		}
+		if (c < 0)
+		{
+			keys[n] = pc.keys[i];
+			tids[n] = pc.tids[i];
+			blocks[n] = pc.blocks[i];
+			i++;
+		}
+		else
+		{
+			keys[n] = nl[j].key;
+			tids[n] = nl[j].tid;
+			blocks[n] = nl[j].block;
+			j++;
+		}
+		n++;
+	}
+	if (n == (int) pc.nleaves)
+		append_desc(rs, t, d);	/* nothing new after all */
+	else
+	{
+		omen_fit_pieces(t, keys, tids, blocks, n, p == 0, OMEN_PIECE_MAX_LEAVES, epsilon, rs->version,
+						write_piece_page, rs, &rs->descs[t], &rs->ndescs[t], &rs->cap[t]);
+		remember_old_page(rs, d->block, d->written);
+	}
+	pfree(data);
+	pfree(keys);
+	pfree(tids);
+	pfree(blocks);
+}
+
+/*
+ * The new pieces of one tree: the old ones, with those that gained leaves
+ * refit.  A logged leaf left of a piece's first position belongs to the
+ * previous piece; the first piece starts at minus infinity.
+ */
+static void
+refit_tree(RetrainState *rs, int t, const OmenModelRootHeader *root, const NewLeaf *nl, int k,
+		   uint32 epsilon)
+{
+	const OmenPieceDesc *d = OmenRootPieces(root, t);
+	uint32		np = root->npieces[t];
+	uint32		p;
+	int			j = 0;
+
+	for (p = 0; p < np; p++)
+	{
+		int			start = j;
+
+		while (j < k && (p + 1 == np ||
+						 omen_pos_cmp(nl[j].key, nl[j].tid, d[p + 1].first_key, d[p + 1].first_tid) < 0))
+			j++;
+		if (j == start)
+			append_desc(rs, t, &d[p]);
+		else
+			refit_piece(rs, t, p, &d[p], nl + start, j - start, epsilon);
+	}
+	if (j < k)
+		omen_corrupt(rs->index, nl[j].block, "a logged leaf lies outside every model piece");
+}
+
+/* Every piece of the tree from a walk of all its leaves. */
+static void
+fit_tree_from_chain(RetrainState *rs, int t, BlockNumber root, uint32 epsilon)
+{
+	OmenLeafList list;
+
+	MemSet(&list, 0, sizeof(list));
+	omen_collect_leaves(rs->index, root, t == OMEN_TREE_NULLS ? (OMEN_P_LEAF | OMEN_P_NULLS) : OMEN_P_LEAF,
+						&list);
+	rs->leaves_read += list.n;
+	omen_fit_pieces(t, list.keys, list.tids, list.blocks, list.n, true, OMEN_PIECE_FILL, epsilon,
+					rs->version, write_piece_page, rs, &rs->descs[t], &rs->ndescs[t], &rs->cap[t]);
+	omen_leaflist_free(&list);
+}
+
+/* ---------------------------------------------------------------------
+ * Retraining
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Start a full refit: empty the log under the metapage lock, so that splits
+ * from now on are logged, and set log_lost until the refit is published
+ * (a crash in between must not forget the leaves that were in the log).
+ */
+static void
+reset_log(Relation index, uint64 *dropped)
+{
+	Buffer		metabuf = omen_read_page(index, OMEN_METAPAGE_BLKNO, BUFFER_LOCK_EXCLUSIVE, OMEN_P_META);
+	GenericXLogState *state = GenericXLogStart(index);
+	OmenMetaPage m = OmenPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
+
+	MemSet(m->log_bits, 0, OMEN_LOG_BYTES);
+	m->log_nextra = 0;
+	m->log_lost = 1;
+	m->log_base = RelationGetNumberOfBlocks(index);
+	*dropped = m->log_dropped;
+	GenericXLogFinish(state);
+	UnlockReleaseBuffer(metabuf);
+}
+
+/* Take the consumed entries out of the log and slide its window. */
+static void
+consume_log(OmenMetaPage m, const BlockNumber *consumed, int nconsumed)
+{
+	BlockNumber highest = 0;
+	uint32		extra = 0;
+	int			i;
+	uint32		e;
+	int			first = -1;
+
+	for (i = 0; i < nconsumed; i++)
+	{
+		BlockNumber b = consumed[i];
+
+		highest = Max(highest, b + 1);
+		if (b >= m->log_base && b - m->log_base < OMEN_LOG_BLOCKS)
+			m->log_bits[(b - m->log_base) / 8] &= (uint8) ~(1 << ((b - m->log_base) % 8));
+	}
+	/* extra entries that were not consumed stay */
+	for (e = 0; e < m->log_nextra; e++)
+	{
+		bool		done = false;
+
+		for (i = 0; i < nconsumed && !done; i++)
+			done = consumed[i] == m->log_extra[e];
+		if (!done)
+			m->log_extra[extra++] = m->log_extra[e];
+	}
+	m->log_nextra = extra;
+
+	for (i = 0; i < OMEN_LOG_BYTES && first < 0; i++)
+		if (m->log_bits[i] != 0)
+			first = i;
+	if (first < 0)
+		m->log_base = Max(m->log_base, highest - highest % 8);
+	else if (first > 0)
+	{
+		memmove(m->log_bits, m->log_bits + first, OMEN_LOG_BYTES - first);
+		MemSet(m->log_bits + OMEN_LOG_BYTES - first, 0, first);
+		m->log_base += first * 8;
+	}
+}
+
+/*
+ * Refit the pieces whose leaves changed (all of them with 'full', or when
+ * the log lost a leaf) and publish the new model: new pages first, then
+ * one WAL-logged metapage update that switches to them, then the replaced
+ * pages are freed.  A crash before the switch leaves the old model (the
+ * new pages are reclaimed by VACUUM); after it, the new.  Readers never
+ * wait: they keep using the model they cached.  Returns false when there
+ * was nothing to do.
+ */
+bool
+omen_retrain(Relation index, bool full)
+{
+	OmenMetaPageData *meta = palloc(sizeof(OmenMetaPageData));
+	RetrainState rs;
+	char	   *oldroot;
+	char	   *root;
+	Size		len;
+	Size		oldlen;
+	uint64		oldversion;
+	uint64		dropped = 0;
+	BlockNumber *consumed = NULL;
+	int			nconsumed = 0;
+	uint32		npages;
+	BlockNumber head;
+	Buffer		metabuf;
+	OmenMetaPage m;
+	int			t;
+	int			i;
+	bool		published = false;
+
+	omen_lock_retrain(index);
+	omen_read_meta_full(index, meta);
+	full = full || meta->log_lost;
+	if (!full && meta->log_nextra == 0 && log_bits_empty(meta))
+	{
+		omen_unlock_retrain(index);
+		pfree(meta);
+		return false;
+	}
+
+	MemSet(&rs, 0, sizeof(rs));
+	rs.index = index;
+	rs.version = meta->model_version + 1;
+	oldroot = omen_read_model_blob(index, &oldlen, &oldversion);
+	if (oldversion != meta->model_version)
+		elog(ERROR, "omen: model of index \"%s\" changed under the retrain lock",
+			 RelationGetRelationName(index));
+
+	if (full)
+	{
+		reset_log(index, &dropped);
+		for (t = 0; t < OMEN_NTREES; t++)
+		{
+			const OmenPieceDesc *d = OmenRootPieces((OmenModelRootHeader *) oldroot, t);
+
+			for (i = 0; i < (int) ((OmenModelRootHeader *) oldroot)->npieces[t]; i++)
+				remember_old_page(&rs, d[i].block, d[i].written);
+			fit_tree_from_chain(&rs, t, meta->root[t], meta->epsilon);
+		}
+	}
+	else
+	{
+		NewLeaf    *leaves[OMEN_NTREES];
+		int			nleaves[OMEN_NTREES];
+
+		read_logged_leaves(&rs, meta, leaves, nleaves, &consumed, &nconsumed);
+		for (t = 0; t < OMEN_NTREES; t++)
+		{
+			refit_tree(&rs, t, (OmenModelRootHeader *) oldroot, leaves[t], nleaves[t], meta->epsilon);
+			pfree(leaves[t]);
+		}
+	}
+
+	len = omen_model_root(rs.descs, rs.ndescs, meta->epsilon, rs.version, &root);
+	head = omen_write_model_pages(index, root, len, rs.version, &npages);
+
+	metabuf = omen_read_page(index, OMEN_METAPAGE_BLKNO, BUFFER_LOCK_EXCLUSIVE, OMEN_P_META);
+	m = OmenPageGetMeta(BufferGetPage(metabuf));
+	if (m->model_version != meta->model_version)
+	{
+		/* cannot happen while we hold the retrain lock; keep the old model */
+		UnlockReleaseBuffer(metabuf);
+		elog(ERROR, "omen: model of index \"%s\" was replaced during a retrain",
+			 RelationGetRelationName(index));
+	}
+	else
+	{
+		GenericXLogState *state = GenericXLogStart(index);
+		uint32		nsegs;
+		uint32		max_error;
+		double		mean_error;
+		uint32		nleaves;
+
+		m = OmenPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
+		omen_model_summary(root, &nsegs, &max_error, &mean_error, &nleaves);
+		m->model_head = head;
+		m->model_npages = npages;
+		m->model_bytes = len;
+		m->model_version = rs.version;
+		m->model_segments = nsegs;
+		m->model_pieces = rs.ndescs[0] + rs.ndescs[1];
+		m->model_leaves = nleaves;
+		m->max_error = max_error;
+		m->mean_error = mean_error;
+		if (full)
+		{
+			/* everything up to the reset is in; the log holds what came after */
+			if (m->log_dropped == dropped)
+				m->log_lost = 0;
+		}
+		else
+			consume_log(m, consumed, nconsumed);
+		m->splits_at_retrain = m->splits_total - log_count(m);
+		m->retrains++;
+		m->last_retrain = GetCurrentTimestamp();
+		m->last_retrain_leaves = rs.leaves_read;
+		GenericXLogFinish(state);
+		UnlockReleaseBuffer(metabuf);
+		published = true;
+
+		omen_free_model_chain(index, meta->model_head, meta->model_version);
+		for (i = 0; i < rs.nold; i++)
+			omen_free_model_page(index, rs.old[i].block, rs.old[i].version);
+		IndexFreeSpaceMapVacuum(index);
+
+		/*
+		 * Other backends drop their cached model when this transaction's
+		 * invalidation reaches them (or sooner, after a long walk); this
+		 * backend switches at its next lookup, even within the statement.
+		 */
+		CacheInvalidateRelcache(index);
+		if (index->rd_amcache)
+			((OmenModelCache *) index->rd_amcache)->stale = true;
+	}
+	omen_unlock_retrain(index);
+
+	pfree(root);
+	pfree(oldroot);
+	pfree(meta);
+	if (consumed)
+		pfree(consumed);
+	for (t = 0; t < OMEN_NTREES; t++)
+		if (rs.descs[t])
+			pfree(rs.descs[t]);
+	if (rs.old)
+		pfree(rs.old);
+	return published;
+}

@@ -1,0 +1,400 @@
+/*
+ * omenworker.c
+ *	  The background retrain worker: GUCs, shared memory, the launcher and
+ *	  the per-database workers.
+ *
+ * When omen_index is in shared_preload_libraries, a launcher process waits
+ * for requests.  A backend whose leaf split leaves a model drifted past
+ * omen.retrain_threshold posts (database, index) into a small array in
+ * shared memory and sets the launcher's latch, so nobody polls indexes.
+ * The launcher takes the requests of one database at a time and starts a
+ * worker connected to that database, which retrains each index (only the
+ * pieces that changed, see omenretrain.c) in its own transaction.  Locks
+ * are taken conditionally: an index busy with DDL is retried at the next
+ * round, never waited for.  Without preloading there is no worker; VACUUM
+ * and omen_index_retrain() retrain.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/index.h"
+#include "miscadmin.h"
+#include "pgstat.h"
+#include "postmaster/bgworker.h"
+#include "postmaster/interrupt.h"
+#include "storage/ipc.h"
+#include "storage/latch.h"
+#include "storage/lmgr.h"
+#include "storage/proc.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/guc.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+
+#include "omen.h"
+
+#define OMEN_MAX_REQUESTS		256
+/* index OIDs a worker gets in bgw_extra */
+#define OMEN_WORKER_BATCH		((BGW_EXTRALEN - sizeof(uint32)) / sizeof(Oid))
+
+typedef struct OmenRequest
+{
+	Oid			dbid;
+	Oid			indexid;
+} OmenRequest;
+
+typedef struct OmenShared
+{
+	slock_t		mutex;
+	Latch	   *launcher_latch;
+	int			nrequests;
+	OmenRequest requests[OMEN_MAX_REQUESTS];
+} OmenShared;
+
+typedef struct OmenWorkerBatch
+{
+	uint32		n;
+	Oid			indexes[OMEN_WORKER_BATCH];
+} OmenWorkerBatch;
+
+int			omen_retrain_naptime = 10;
+double		omen_retrain_threshold = 0.05;
+bool		omen_enable_retrain = true;
+
+static OmenShared *omen_shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+void
+omen_define_gucs(void)
+{
+	DefineCustomBoolVariable("omen.enable_retrain",
+							 "Lets the background worker retrain omen models.",
+							 "Needs omen_index in shared_preload_libraries.",
+							 &omen_enable_retrain, true, PGC_SIGHUP, 0,
+							 NULL, NULL, NULL);
+	DefineCustomIntVariable("omen.retrain_naptime",
+							"Longest sleep of the omen retrain launcher between rounds.",
+							"Backends wake the launcher when an index needs a refit; the naptime "
+							"bounds how long a deferred request waits.",
+							&omen_retrain_naptime, 10, 1, 3600, PGC_SIGHUP, GUC_UNIT_S,
+							NULL, NULL, NULL);
+	DefineCustomRealVariable("omen.retrain_threshold",
+							 "Drift of an omen model at which it is retrained.",
+							 "Drift is the number of leaf splits the model does not account for, "
+							 "per leaf: about the extra leaf reads of an equality probe.",
+							 &omen_retrain_threshold, 0.05, 0.0001, 100.0, PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+	MarkGUCPrefixReserved("omen");
+}
+
+static void
+omen_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(MAXALIGN(sizeof(OmenShared)));
+}
+
+static void
+omen_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	omen_shared = ShmemInitStruct("omen_index retrain requests", sizeof(OmenShared), &found);
+	if (!found)
+	{
+		MemSet(omen_shared, 0, sizeof(OmenShared));
+		SpinLockInit(&omen_shared->mutex);
+	}
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/* Called from _PG_init: shared memory and the launcher, when preloaded. */
+void
+omen_worker_init(void)
+{
+	BackgroundWorker bgw;
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = omen_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = omen_shmem_startup;
+
+	MemSet(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = 10;
+	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "omen_index");
+	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "omen_launcher_main");
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "omen retrain launcher");
+	snprintf(bgw.bgw_type, BGW_MAXLEN, "omen retrain launcher");
+	RegisterBackgroundWorker(&bgw);
+}
+
+/* Add a request unless it is queued already.  Caller holds the mutex. */
+static void
+post_request_locked(Oid dbid, Oid indexid)
+{
+	int			i;
+
+	for (i = 0; i < omen_shared->nrequests; i++)
+		if (omen_shared->requests[i].dbid == dbid && omen_shared->requests[i].indexid == indexid)
+			return;
+	/* a full queue drops the request: the next split posts it again */
+	if (omen_shared->nrequests < OMEN_MAX_REQUESTS)
+	{
+		omen_shared->requests[omen_shared->nrequests].dbid = dbid;
+		omen_shared->requests[omen_shared->nrequests].indexid = indexid;
+		omen_shared->nrequests++;
+	}
+}
+
+/*
+ * Ask the worker to retrain this index.  Cheap (a spinlock and a scan of a
+ * short array), and called only by splits that found the model drifted.
+ */
+void
+omen_request_retrain(Relation index)
+{
+	Latch	   *latch;
+
+	if (omen_shared == NULL || !omen_enable_retrain || RelationUsesLocalBuffers(index))
+		return;
+	SpinLockAcquire(&omen_shared->mutex);
+	post_request_locked(MyDatabaseId, RelationGetRelid(index));
+	latch = omen_shared->launcher_latch;
+	SpinLockRelease(&omen_shared->mutex);
+	if (latch)
+		SetLatch(latch);
+}
+
+/* ---------------------------------------------------------------------
+ * The launcher
+ * ---------------------------------------------------------------------
+ */
+
+static void
+launcher_detach(int code, Datum arg)
+{
+	SpinLockAcquire(&omen_shared->mutex);
+	omen_shared->launcher_latch = NULL;
+	SpinLockRelease(&omen_shared->mutex);
+}
+
+/*
+ * Take up to a batch of the requests of one database out of the queue:
+ * the first database not yet served in this round.
+ */
+static Oid
+take_batch(const Oid *served, int nserved, OmenWorkerBatch *batch)
+{
+	Oid			dbid = InvalidOid;
+	int			i;
+	int			j;
+	int			kept = 0;
+
+	batch->n = 0;
+	SpinLockAcquire(&omen_shared->mutex);
+	for (i = 0; i < omen_shared->nrequests && !OidIsValid(dbid); i++)
+	{
+		bool		seen = false;
+
+		for (j = 0; j < nserved; j++)
+			seen = seen || served[j] == omen_shared->requests[i].dbid;
+		if (!seen)
+			dbid = omen_shared->requests[i].dbid;
+	}
+	for (i = 0; i < omen_shared->nrequests; i++)
+	{
+		if (OidIsValid(dbid) && omen_shared->requests[i].dbid == dbid && batch->n < OMEN_WORKER_BATCH)
+			batch->indexes[batch->n++] = omen_shared->requests[i].indexid;
+		else
+			omen_shared->requests[kept++] = omen_shared->requests[i];
+	}
+	omen_shared->nrequests = kept;
+	SpinLockRelease(&omen_shared->mutex);
+	return dbid;
+}
+
+/* Start a worker for one database's batch and wait until it exits. */
+static void
+run_worker(Oid dbid, const OmenWorkerBatch *batch)
+{
+	BackgroundWorker bgw;
+	BackgroundWorkerHandle *handle;
+	pid_t		pid;
+
+	MemSet(&bgw, 0, sizeof(bgw));
+	bgw.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+	bgw.bgw_start_time = BgWorkerStart_RecoveryFinished;
+	bgw.bgw_restart_time = BGW_NEVER_RESTART;
+	snprintf(bgw.bgw_library_name, BGW_MAXLEN, "omen_index");
+	snprintf(bgw.bgw_function_name, BGW_MAXLEN, "omen_worker_main");
+	snprintf(bgw.bgw_name, BGW_MAXLEN, "omen retrain worker for database %u", dbid);
+	snprintf(bgw.bgw_type, BGW_MAXLEN, "omen retrain worker");
+	bgw.bgw_main_arg = ObjectIdGetDatum(dbid);
+	bgw.bgw_notify_pid = MyProcPid;
+	StaticAssertStmt(sizeof(OmenWorkerBatch) <= BGW_EXTRALEN, "batch must fit in bgw_extra");
+	memcpy(bgw.bgw_extra, batch, sizeof(OmenWorkerBatch));
+
+	if (!RegisterDynamicBackgroundWorker(&bgw, &handle))
+	{
+		ereport(LOG,
+				(errmsg("omen retrain launcher could not start a worker"),
+				 errhint("Consider raising max_worker_processes.")));
+		return;
+	}
+	if (WaitForBackgroundWorkerStartup(handle, &pid) != BGWH_STARTED)
+		return;
+	WaitForBackgroundWorkerShutdown(handle);
+}
+
+/* Serve every database with requests once.  Returns whether some remain. */
+static bool
+launcher_round(void)
+{
+	Oid			served[64];
+	int			nserved = 0;
+	OmenWorkerBatch batch;
+	bool		left;
+
+	while (nserved < lengthof(served))
+	{
+		Oid			dbid = take_batch(served, nserved, &batch);
+
+		if (!OidIsValid(dbid))
+			break;
+		served[nserved++] = dbid;
+		run_worker(dbid, &batch);
+		CHECK_FOR_INTERRUPTS();
+		if (ShutdownRequestPending)
+			break;
+	}
+	SpinLockAcquire(&omen_shared->mutex);
+	left = omen_shared->nrequests > 0;
+	SpinLockRelease(&omen_shared->mutex);
+	return left;
+}
+
+void
+omen_launcher_main(Datum arg)
+{
+	pqsignal(SIGHUP, SignalHandlerForConfigReload);
+	pqsignal(SIGTERM, SignalHandlerForShutdownRequest);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnection(NULL, NULL, 0);
+	pgstat_report_appname("omen retrain launcher");
+
+	SpinLockAcquire(&omen_shared->mutex);
+	omen_shared->launcher_latch = MyLatch;
+	SpinLockRelease(&omen_shared->mutex);
+	on_shmem_exit(launcher_detach, (Datum) 0);
+
+	while (!ShutdownRequestPending)
+	{
+		bool		left = false;
+		long		timeout = omen_retrain_naptime * 1000L;
+
+		if (ConfigReloadPending)
+		{
+			ConfigReloadPending = false;
+			ProcessConfigFile(PGC_SIGHUP);
+		}
+		if (omen_enable_retrain)
+			left = launcher_round();
+
+		/*
+		 * Waiting for a worker consumes latch wake-ups; requests that came
+		 * in meanwhile for a database already served this round are taken
+		 * after a short sleep rather than a full naptime.
+		 */
+		if (left)
+			timeout = Min(timeout, 1000L);
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 timeout, PG_WAIT_EXTENSION);
+		ResetLatch(MyLatch);
+		CHECK_FOR_INTERRUPTS();
+	}
+	proc_exit(0);
+}
+
+/* ---------------------------------------------------------------------
+ * The per-database worker
+ * ---------------------------------------------------------------------
+ */
+
+/*
+ * Retrain one index if it still exists and its locks are free.  Returns
+ * true when the index was busy and the request should be retried.
+ */
+static bool
+retrain_one(Oid indexid)
+{
+	Oid			heapid = IndexGetRelation(indexid, true);
+	Relation	index;
+
+	if (!OidIsValid(heapid))
+		return false;			/* dropped */
+	if (!ConditionalLockRelationOid(heapid, AccessShareLock))
+		return true;
+	if (!ConditionalLockRelationOid(indexid, RowExclusiveLock))
+		return true;
+	/* dropped (and its OID perhaps reused) before we locked it? */
+	if (IndexGetRelation(indexid, true) != heapid)
+		return false;
+
+	index = index_open(indexid, NoLock);
+	if (index->rd_indam->ambuild == omenbuild && !RELATION_IS_OTHER_TEMP(index))
+	{
+		pgstat_report_activity(STATE_RUNNING,
+							   psprintf("retraining omen index \"%s\"", RelationGetRelationName(index)));
+		if (omen_retrain(index, false))
+			elog(DEBUG1, "omen: retrained index \"%s\"", RelationGetRelationName(index));
+	}
+	index_close(index, NoLock);
+	return false;
+}
+
+void
+omen_worker_main(Datum arg)
+{
+	Oid			dbid = DatumGetObjectId(arg);
+	OmenWorkerBatch batch;
+	uint32		i;
+
+	memcpy(&batch, MyBgworkerEntry->bgw_extra, sizeof(OmenWorkerBatch));
+	pqsignal(SIGTERM, die);
+	BackgroundWorkerUnblockSignals();
+	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
+	pgstat_report_appname("omen retrain worker");
+
+	for (i = 0; i < batch.n && i < OMEN_WORKER_BATCH; i++)
+	{
+		bool		retry;
+
+		CHECK_FOR_INTERRUPTS();
+		SetCurrentStatementStartTimestamp();
+		StartTransactionCommand();
+		PushActiveSnapshot(GetTransactionSnapshot());
+		retry = retrain_one(batch.indexes[i]);
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+		pgstat_report_activity(STATE_IDLE, NULL);
+		if (retry)
+		{
+			SpinLockAcquire(&omen_shared->mutex);
+			post_request_locked(dbid, batch.indexes[i]);
+			SpinLockRelease(&omen_shared->mutex);
+		}
+	}
+	proc_exit(0);
+}
