@@ -4,12 +4,13 @@ EXTVERSION = 0.1
 MODULE_big = omen_index
 OBJS = src/omen.o src/omenbuild.o src/omeninsert.o src/omenscan.o \
        src/omenvacuum.o src/omenmodel.o src/omenpage.o src/omenfuncs.o \
-       src/omenvalidate.o src/omenretrain.o src/omenworker.o
+       src/omenvalidate.o src/omenretrain.o src/omenworker.o \
+       src/omenleaf.o src/omenxlog.o
 HEADERS = src/omen.h
 
 DATA = $(wildcard src/omen_index--*.sql)
 
-REGRESS = setup types scans writes errors planner functions
+REGRESS = setup types scans writes leaves errors planner functions
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 ISOLATION = split-during-scan retrain-concurrent

@@ -18,6 +18,7 @@
 #include "parser/parsetree.h"
 #include "utils/rel.h"
 #include "storage/bufmgr.h"
+#include "port/pg_bswap.h"
 #include "storage/bufpage.h"
 #include "utils/relcache.h"
 
@@ -26,7 +27,7 @@
  * ---------------------------------------------------------------------
  */
 #define OMEN_MAGIC				0x4F4D454E	/* "OMEN" */
-#define OMEN_FORMAT_VERSION		2
+#define OMEN_FORMAT_VERSION		3
 #define OMEN_PAGE_ID			0xFF8A		/* last 2 bytes of every page */
 
 #define OMEN_METAPAGE_BLKNO		0
@@ -64,12 +65,19 @@ typedef struct OmenOptions
 /* ---------------------------------------------------------------------
  * Positions: every entry and every fence is a (key, tid) pair compared
  * lexicographically as two int64s.  A heap TID is encoded as
- * (block << 16 | offset), which is >= 1 for every real TID, so -1 is a
- * "minus infinity" TID that sorts before every real entry with that key.
+ * (block << OMEN_TID_OFFSET_BITS | offset), which is >= 1 for every real
+ * TID, so -1 is a "minus infinity" TID that sorts before every real entry
+ * with that key.  The offset field is as narrow as MaxOffsetNumber allows,
+ * so that the TIDs of a 16 GB heap differ by less than 2^32 and fit the
+ * 4-byte stored width of a leaf (see the leaf layout below).
  * ---------------------------------------------------------------------
  */
 #define OMEN_TID_MIN			((int64) -1)
 #define OMEN_TID_MAX			PG_INT64_MAX
+#define OMEN_TID_OFFSET_BITS	(BLCKSZ <= 8192 ? 12 : 16)
+
+StaticAssertDecl(MaxOffsetNumber < (1 << OMEN_TID_OFFSET_BITS),
+				 "every heap offset must fit the encoded TID's offset field");
 
 typedef struct OmenPos
 {
@@ -80,8 +88,15 @@ typedef struct OmenPos
 static inline int64
 omen_tid_encode(ItemPointer tid)
 {
-	return ((int64) ItemPointerGetBlockNumberNoCheck(tid) << 16) |
+	return ((int64) ItemPointerGetBlockNumberNoCheck(tid) << OMEN_TID_OFFSET_BITS) |
 		(int64) ItemPointerGetOffsetNumberNoCheck(tid);
+}
+
+static inline void
+omen_tid_decode(int64 enc, ItemPointer tid)
+{
+	ItemPointerSet(tid, (BlockNumber) (enc >> OMEN_TID_OFFSET_BITS),
+				   (OffsetNumber) (enc & ((1 << OMEN_TID_OFFSET_BITS) - 1)));
 }
 
 static inline int
@@ -127,35 +142,117 @@ typedef OmenPageOpaqueData *OmenPageOpaque;
 #define OMEN_POS_MAX_KEY		PG_INT64_MAX
 
 /*
- * Leaf layout: after the page header, keys[] (int64) grows up to pd_lower;
- * the heap TIDs (ItemPointerData) grow down from the special space to
- * pd_upper, TID i at the i-th slot below the special space.  Both arrays
- * are in entry order from the ends of the hole inwards, so an append at
- * the end of a leaf changes 14 bytes next to the hole, and an insert at
- * position i shifts only the entries after i.  An entry costs 14 bytes
- * and no line pointer.
+ * Leaf layout.  After the page header comes an OmenLeafHeader, then the
+ * stored keys (key_width bytes each, little-endian, key - key_base) growing
+ * up to pd_lower; the stored TIDs (tid_width bytes each, encoded TID -
+ * tid_base) grow down from the special space to pd_upper, TID i in the
+ * i-th slot below the special space.  Widths are chosen per leaf from the
+ * range of what it holds, so a leaf of nearby keys and heap rows stores
+ * an entry in 4 to 6 bytes instead of 14.
+ *
+ * Entries [0, nsorted) are in (key, tid) order; the entries after them
+ * (at most OMEN_PENDING_MAX) are pending: in insertion order, each a
+ * position that is in none of the others.  An insert appends (a few
+ * bytes of WAL beside the hole, nothing shifts); when the pending area is
+ * full, the next insert merges it into the sorted entries.  An insert
+ * that goes after every entry of a leaf with nothing pending extends the
+ * sorted entries directly, so ascending keys never leave anything pending.
  */
-#define OMEN_ENTRY_SIZE			(sizeof(int64) + sizeof(ItemPointerData))
-#define OMEN_LEAF_SPACE			(BLCKSZ - SizeOfPageHeaderData - MAXALIGN(sizeof(OmenPageOpaqueData)))
-#define OMEN_LEAF_CAPACITY		((int) (OMEN_LEAF_SPACE / OMEN_ENTRY_SIZE))
+typedef struct OmenLeafHeader
+{
+	int64		key_base;		/* keys are stored as key - key_base */
+	int64		tid_base;		/* TIDs as encoded TID - tid_base */
+	uint16		nsorted;		/* entries [0, nsorted) are in order */
+	uint8		key_width;		/* bytes a stored key takes, 1 - 8 */
+	uint8		tid_width;		/* bytes a stored TID takes, 1 - 8 */
+	uint32		reserved;
+} OmenLeafHeader;
+
+#define OmenLeafGetHeader(page) ((OmenLeafHeader *) PageGetContents(page))
+#define OMEN_LEAF_DATA			(MAXALIGN(SizeOfPageHeaderData) + MAXALIGN(sizeof(OmenLeafHeader)))
+#define OMEN_LEAF_SPACE			(BLCKSZ - OMEN_LEAF_DATA - MAXALIGN(sizeof(OmenPageOpaqueData)))
+/* most entries a leaf can hold: one byte of key and one of TID each */
+#define OMEN_LEAF_MAX_ENTRIES	((int) (OMEN_LEAF_SPACE / 2))
+#define OMEN_PENDING_MAX		64
+
+/* How a leaf stores its entries. */
+typedef struct OmenLeafEnc
+{
+	int64		key_base;
+	int64		tid_base;
+	int			key_width;
+	int			tid_width;
+} OmenLeafEnc;
+
+/* A leaf opened for reading: where its arrays are and how to decode them. */
+typedef struct OmenLeaf
+{
+	const char *keys;			/* stored key i at keys + i * key_width */
+	const char *tids;			/* stored TID i ends (i * tid_width) below */
+	uint64		key_base;
+	uint64		tid_base;
+	uint64		key_mask;
+	uint64		tid_mask;
+	int			key_width;
+	int			tid_width;
+	int			n;				/* entries */
+	int			nsorted;		/* of which sorted */
+} OmenLeaf;
+
+static inline uint64
+omen_width_mask(int width)
+{
+	return width >= 8 ? ~UINT64CONST(0) : (UINT64CONST(1) << (8 * width)) - 1;
+}
+
+/* An unaligned little-endian load of 8 bytes, masked to a width. */
+static inline uint64
+omen_load_stored(const char *p, uint64 mask)
+{
+	uint64		v;
+
+	memcpy(&v, p, sizeof(v));
+#ifdef WORDS_BIGENDIAN
+	v = pg_bswap64(v);
+#endif
+	return v & mask;
+}
+
+static inline void
+omen_leaf_open(Page page, OmenLeaf *lf)
+{
+	OmenLeafHeader *h = OmenLeafGetHeader(page);
+	PageHeader	ph = (PageHeader) page;
+
+	lf->key_width = h->key_width;
+	lf->tid_width = h->tid_width;
+	lf->key_base = (uint64) h->key_base;
+	lf->tid_base = (uint64) h->tid_base;
+	lf->key_mask = omen_width_mask(h->key_width);
+	lf->tid_mask = omen_width_mask(h->tid_width);
+	lf->keys = (const char *) page + OMEN_LEAF_DATA;
+	lf->tids = (const char *) page + ph->pd_special;
+	lf->n = (ph->pd_lower - OMEN_LEAF_DATA) / h->key_width;
+	lf->nsorted = h->nsorted;
+}
+
+static inline int64
+omen_leaf_key(const OmenLeaf *lf, int i)
+{
+	return (int64) (lf->key_base + omen_load_stored(lf->keys + i * lf->key_width, lf->key_mask));
+}
+
+static inline int64
+omen_leaf_tid(const OmenLeaf *lf, int i)
+{
+	return (int64) (lf->tid_base +
+					omen_load_stored(lf->tids - (i + 1) * lf->tid_width, lf->tid_mask));
+}
 
 static inline int
 OmenLeafNEntries(Page page)
 {
-	return (((PageHeader) page)->pd_lower - SizeOfPageHeaderData) / sizeof(int64);
-}
-
-static inline int64 *
-OmenLeafKeys(Page page)
-{
-	return (int64 *) ((char *) page + SizeOfPageHeaderData);
-}
-
-static inline ItemPointer
-OmenLeafTid(Page page, int i)
-{
-	return (ItemPointer) ((char *) page + ((PageHeader) page)->pd_special -
-						  (i + 1) * sizeof(ItemPointerData));
+	return (((PageHeader) page)->pd_lower - OMEN_LEAF_DATA) / OmenLeafGetHeader(page)->key_width;
 }
 
 /* ---------------------------------------------------------------------
@@ -209,6 +306,8 @@ typedef struct OmenMetaPageData
 } OmenMetaPageData;
 
 #define OMEN_META_HEADER_SIZE	offsetof(OmenMetaPageData, log_lost)
+/* everything but the log's bitmap */
+#define OMEN_META_LOG_CONTROL_END offsetof(OmenMetaPageData, log_bits)
 
 typedef OmenMetaPageData *OmenMetaPage;
 
@@ -368,7 +467,8 @@ typedef struct OmenScanPos
 	int			tree;
 	int			nitems;
 	int			item;			/* next item to return */
-	OmenScanItem items[FLEXIBLE_ARRAY_MEMBER];
+	int			maxitems;		/* allocated length of items */
+	OmenScanItem *items;
 } OmenScanPos;
 
 typedef struct OmenScanOpaqueData
@@ -422,16 +522,56 @@ extern Buffer omen_new_leaf_page(Relation index);
 extern void omen_read_meta_full(Relation index, OmenMetaPageData *meta);
 extern void omen_fill_meta(Page page, Relation index, uint32 epsilon, uint32 fillfactor);
 extern void omen_read_meta(Relation index, OmenMetaPageData *meta);
-extern int	omen_leaf_lower_bound(Page page, int64 key, int64 tid);
 extern bool omen_pos_in_leaf(Page page, int64 key, int64 tid);
-extern void omen_leaf_set_entries(Page page, int n, const int64 *keys, const ItemPointerData *tids);
-extern void omen_leaf_get_entries(Page page, int start, int n, int64 *keys, ItemPointerData *tids);
-extern void omen_leaf_insert_at(Page page, int pos, int64 key, ItemPointer tid);
-extern bool omen_leaf_has_room(Page page);
-extern int	omen_leaf_fill_target(int fillfactor);
 extern void omen_leaflist_add(OmenLeafList *list, int64 key, int64 tid, BlockNumber blkno);
 extern void omen_leaflist_free(OmenLeafList *list);
 extern void omen_corrupt(Relation index, BlockNumber blkno, const char *fmt,...) pg_attribute_printf(3, 4) pg_attribute_noreturn();
+
+/* omenleaf.c */
+extern int	omen_width_for(uint64 span);
+extern void omen_leaf_choose_enc(const int64 *keys, const int64 *tids, int n, OmenLeafEnc *enc);
+extern bool omen_leaf_enc_holds(const OmenLeafEnc *enc, int64 key, int64 tid);
+extern void omen_leaf_get_enc(Page page, OmenLeafEnc *enc);
+extern void omen_leaf_init(Page page, uint16 flags);
+extern void omen_leaf_write(Page page, const OmenLeafEnc *enc, int n, const int64 *keys, const int64 *tids);
+extern void omen_leaf_write_from(Page page, int from, int n, const int64 *keys, const int64 *tids);
+extern void omen_leaf_append(Page page, int64 key, int64 tid, bool sorted);
+extern bool omen_leaf_check_layout(Page page, char *why, Size whylen);
+extern int	omen_leaf_lower_bound(const OmenLeaf *lf, int64 key, int64 tid);
+extern int	omen_leaf_entries(Page page, int64 *keys, int64 *tids);
+extern void omen_leaf_sorted_range(const OmenLeaf *lf, int64 lo, int64 hi, int *first, int *end);
+extern int	omen_leaf_collect(const OmenLeaf *lf, int first, int end, int64 lo, int64 hi, OmenScanItem *out);
+extern int	omen_leaf_fill_bytes(int fillfactor);
+extern int	omen_leaf_bytes(const OmenLeafEnc *enc, int n);
+
+/* omenxlog.c */
+#define OMEN_XLOG_MAX_BUFFERS	4
+#define OMEN_XLOG_MAX_RANGES	8
+
+typedef struct OmenXLogBuffer
+{
+	Buffer		buf;
+	bool		full;			/* log a full page image */
+	int			nranges;
+	uint16		off[OMEN_XLOG_MAX_RANGES];
+	uint16		len[OMEN_XLOG_MAX_RANGES];
+} OmenXLogBuffer;
+
+typedef struct OmenXLog
+{
+	bool		logged;
+	int			nbuffers;
+	OmenXLogBuffer buffers[OMEN_XLOG_MAX_BUFFERS];
+} OmenXLog;
+
+extern void omen_xlog_start(OmenXLog *xl, Relation index);
+extern void omen_xlog_full(OmenXLog *xl, Buffer buf);
+extern void omen_xlog_range(OmenXLog *xl, Buffer buf, Size off, Size len);
+#define OMEN_XLOG_HEADER		0x01
+#define OMEN_XLOG_SPECIAL		0x02
+extern void omen_xlog_leaf(OmenXLog *xl, Buffer buf, int from, int flags);
+extern void omen_xlog_diff(OmenXLog *xl, Buffer buf, const char *before, Size off, Size len);
+extern void omen_xlog_finish(OmenXLog *xl);
 
 /* omenmodel.c */
 typedef void (*OmenPieceWriter) (void *arg, Page page, OmenPieceDesc *desc);

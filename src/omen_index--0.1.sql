@@ -145,3 +145,13 @@ AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 
 -- Like amcheck's functions, the check is not for everyone.
 REVOKE ALL ON FUNCTION omen_index_check(regclass, bool) FROM PUBLIC;
+
+-- One row per leaf, in key order (the key tree, then the null tree): how
+-- the leaf stores its entries and how many are pending.  Reads every leaf.
+CREATE FUNCTION omen_index_leaves(index regclass,
+    OUT blkno bigint, OUT tree text, OUT entries int, OUT pending int,
+    OUT key_width int, OUT tid_width int, OUT free_bytes int,
+    OUT low_key bigint, OUT high_key bigint)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
+REVOKE ALL ON FUNCTION omen_index_leaves(regclass) FROM PUBLIC;

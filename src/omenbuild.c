@@ -45,9 +45,11 @@ typedef struct OmenLoader
 	BlockNumber prev;
 	OmenPos		low;
 	int			n;
-	int			fill;
-	int64		keys[OMEN_LEAF_CAPACITY];
-	ItemPointerData tids[OMEN_LEAF_CAPACITY];
+	int			fill;			/* bytes to fill a leaf to */
+	int64		tmin;			/* least and greatest TID of the leaf */
+	int64		tmax;
+	int64		keys[OMEN_LEAF_MAX_ENTRIES];
+	int64		tids[OMEN_LEAF_MAX_ENTRIES];
 
 	OmenLeafList lists[OMEN_NTREES];
 	int64		entries;
@@ -127,13 +129,16 @@ loader_flush_leaf(OmenLoader *ld, OmenPos high, BlockNumber right)
 	Page		page = (Page) buf.data;
 	OmenPageOpaque opaque;
 
+	OmenLeafEnc enc;
+
 	omen_init_page(page, ld->leaf_flags);
 	opaque = OmenPageGetOpaque(page);
 	opaque->left = ld->prev;
 	opaque->right = right;
 	opaque->low = ld->low;
 	opaque->high = high;
-	omen_leaf_set_entries(page, ld->n, ld->keys, ld->tids);
+	omen_leaf_choose_enc(ld->keys, ld->tids, ld->n, &enc);
+	omen_leaf_write(page, &enc, ld->n, ld->keys, ld->tids);
 	loader_write(ld, page, ld->blkno);
 	omen_leaflist_add(&ld->lists[ld->tree], ld->low.key, ld->low.tid, ld->blkno);
 }
@@ -149,7 +154,27 @@ loader_start_tree(OmenLoader *ld, int tree, int fillfactor)
 	ld->low.key = OMEN_POS_MIN_KEY;
 	ld->low.tid = OMEN_TID_MIN;
 	ld->n = 0;
-	ld->fill = omen_leaf_fill_target(fillfactor);
+	ld->fill = omen_leaf_fill_bytes(fillfactor);
+}
+
+/*
+ * Would the open leaf, with one more entry, take more than the fill
+ * target?  Entries are stored relative to the leaf's least key and TID, so
+ * the size per entry grows with the spans.
+ */
+static bool
+loader_leaf_full(OmenLoader *ld, int64 key, int64 tid)
+{
+	int			kw;
+	int			tw;
+
+	if (ld->n == 0)
+		return false;
+	if (ld->n >= OMEN_LEAF_MAX_ENTRIES)
+		return true;
+	kw = omen_width_for((uint64) key - (uint64) ld->keys[0]);
+	tw = omen_width_for((uint64) Max(ld->tmax, tid) - (uint64) Min(ld->tmin, tid));
+	return (ld->n + 1) * (kw + tw) > ld->fill;
 }
 
 /*
@@ -159,22 +184,29 @@ loader_start_tree(OmenLoader *ld, int tree, int fillfactor)
  * a run of equal keys the separator keeps the TID.
  */
 static void
-loader_add(OmenLoader *ld, int64 key, ItemPointer tid)
+loader_add(OmenLoader *ld, int64 key, int64 tid)
 {
-	if (ld->n >= ld->fill)
+	if (loader_leaf_full(ld, key, tid))
 	{
 		OmenPos		sep;
 
 		sep.key = key;
-		sep.tid = (key != ld->keys[ld->n - 1]) ? OMEN_TID_MIN : omen_tid_encode(tid);
+		sep.tid = (key != ld->keys[ld->n - 1]) ? OMEN_TID_MIN : tid;
 		loader_flush_leaf(ld, sep, ld->blkno + 1);
 		ld->prev = ld->blkno;
 		ld->blkno = ld->blkno + 1;
 		ld->low = sep;
 		ld->n = 0;
 	}
+	if (ld->n == 0)
+		ld->tmin = ld->tmax = tid;
+	else
+	{
+		ld->tmin = Min(ld->tmin, tid);
+		ld->tmax = Max(ld->tmax, tid);
+	}
 	ld->keys[ld->n] = key;
-	ld->tids[ld->n] = *tid;
+	ld->tids[ld->n] = tid;
 	ld->n++;
 	ld->entries++;
 }
@@ -342,12 +374,6 @@ omen_check_build_options(Relation index)
 				 errhint("An omen index answers ORDER BY ... DESC by scanning backward.")));
 }
 
-static void
-decode_tid(int64 enc, ItemPointer tid)
-{
-	ItemPointerSet(tid, (BlockNumber) (enc >> 16), (OffsetNumber) (enc & 0xFFFF));
-}
-
 IndexBuildResult *
 omenbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 {
@@ -396,14 +422,12 @@ omenbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	loader_start_tree(ld, OMEN_TREE_KEYS, omen_reloption_fillfactor(index));
 	while (tuplesort_getdatum(bs.keysort, true, &d, &isnull, NULL))
 	{
-		ItemPointerData tid;
 		int64		key;
 		int64		enc;
 
 		unpack_sortkey(DatumGetUUIDP(d), &key, &enc);
 		pfree(DatumGetPointer(d));
-		decode_tid(enc, &tid);
-		loader_add(ld, key, &tid);
+		loader_add(ld, key, enc);
 		if ((++done & 0x3FFF) == 0)
 		{
 			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, done);
@@ -416,11 +440,9 @@ omenbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	loader_start_tree(ld, OMEN_TREE_NULLS, omen_reloption_fillfactor(index));
 	while (tuplesort_getdatum(bs.nullsort, true, &d, &isnull, NULL))
 	{
-		ItemPointerData tid;
 		int64		enc = DatumGetInt64(d);
 
-		decode_tid(enc, &tid);
-		loader_add(ld, enc, &tid);
+		loader_add(ld, enc, enc);
 		if ((++done & 0x3FFF) == 0)
 		{
 			pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, done);

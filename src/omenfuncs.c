@@ -1,6 +1,7 @@
 /*
  * omenfuncs.c
- *	  SQL functions: omen_index_stats, omen_index_check, omen_index_retrain.
+ *	  SQL functions: omen_index_stats, omen_index_check, omen_index_retrain,
+ *	  omen_index_leaves.
  */
 #include "postgres.h"
 
@@ -28,6 +29,7 @@
 PG_FUNCTION_INFO_V1(omen_index_stats);
 PG_FUNCTION_INFO_V1(omen_index_check);
 PG_FUNCTION_INFO_V1(omen_index_retrain);
+PG_FUNCTION_INFO_V1(omen_index_leaves);
 
 /* Open an index and make sure it is an omen index. */
 static Relation
@@ -127,6 +129,60 @@ omen_index_stats(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
 }
 
+/*
+ * One row per leaf: the leaf's encoding, entries and pending entries, free
+ * bytes and fences (NULL for an infinite fence).  For a DBA's eye and for
+ * tests that must know which leaf paths ran.
+ */
+Datum
+omen_index_leaves(PG_FUNCTION_ARGS)
+{
+	Oid			indexoid = PG_GETARG_OID(0);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Relation	index;
+	OmenMetaPageData meta;
+	int			t;
+
+	InitMaterializedSRF(fcinfo, 0);
+	index = open_omen_index(indexoid, AccessShareLock);
+	omen_read_meta(index, &meta);
+	for (t = 0; t < OMEN_NTREES; t++)
+	{
+		uint16		want = t == OMEN_TREE_NULLS ? (OMEN_P_LEAF | OMEN_P_NULLS) : OMEN_P_LEAF;
+		BlockNumber blkno = meta.root[t];
+
+		while (blkno != InvalidBlockNumber)
+		{
+			Buffer		buf = omen_read_page(index, blkno, BUFFER_LOCK_SHARE, want);
+			Page		page = BufferGetPage(buf);
+			OmenPageOpaque opaque = OmenPageGetOpaque(page);
+			OmenLeafHeader *h = OmenLeafGetHeader(page);
+			int			n = OmenLeafNEntries(page);
+			Datum		values[9];
+			bool		nulls[9];
+
+			MemSet(nulls, 0, sizeof(nulls));
+			values[0] = Int64GetDatum((int64) blkno);
+			values[1] = CStringGetTextDatum(t == OMEN_TREE_NULLS ? "nulls" : "keys");
+			values[2] = Int32GetDatum(n);
+			values[3] = Int32GetDatum(n - h->nsorted);
+			values[4] = Int32GetDatum(h->key_width);
+			values[5] = Int32GetDatum(h->tid_width);
+			values[6] = Int32GetDatum((int32) (((PageHeader) page)->pd_upper - ((PageHeader) page)->pd_lower));
+			values[7] = Int64GetDatum(opaque->low.key);
+			nulls[7] = opaque->left == InvalidBlockNumber;
+			values[8] = Int64GetDatum(opaque->high.key);
+			nulls[8] = opaque->right == InvalidBlockNumber;
+			tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+			blkno = opaque->right;
+			UnlockReleaseBuffer(buf);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+	index_close(index, AccessShareLock);
+	return (Datum) 0;
+}
+
 Datum
 omen_index_retrain(PG_FUNCTION_ARGS)
 {
@@ -184,6 +240,66 @@ fingerprint(EntryFingerprint *fp, bool isnull, int64 key, int64 tid)
 }
 
 /*
+ * The entries of one leaf: the sorted ones in strict order, the pending
+ * ones distinct from all others, every entry a valid TID within the
+ * fences, and the stored values inside the leaf's encoding (a stored
+ * offset that overflows int64 decodes to a key outside the fences).
+ * Fingerprints the entries for heapallindexed.  keys and tids are
+ * scratch space for OMEN_LEAF_MAX_ENTRIES.
+ */
+static void
+check_leaf_entries(Relation index, BlockNumber blkno, Page page, int tree,
+				   bloom_filter *filter, int64 *keys, int64 *tids)
+{
+	OmenPageOpaque opaque = OmenPageGetOpaque(page);
+	OmenLeafHeader *h = OmenLeafGetHeader(page);
+	OmenLeaf	lf;
+	int			n;
+	int			i;
+
+	omen_leaf_open(page, &lf);
+	for (i = 0; i < lf.n; i++)
+	{
+		int64		k = omen_leaf_key(&lf, i);
+		int64		t = omen_leaf_tid(&lf, i);
+		ItemPointerData tid;
+
+		if (k < h->key_base || t < h->tid_base)
+			omen_corrupt(index, blkno, "entry %d overflows the leaf's encoding", i);
+		omen_tid_decode(t, &tid);
+		if (t <= 0 || t != omen_tid_encode(&tid) || !ItemPointerIsValid(&tid))
+			omen_corrupt(index, blkno, "entry %d has an invalid heap TID", i);
+		if (i > 0 && i < lf.nsorted &&
+			omen_pos_cmp(omen_leaf_key(&lf, i - 1), omen_leaf_tid(&lf, i - 1), k, t) >= 0)
+			omen_corrupt(index, blkno, "entries %d and %d are out of order", i - 1, i);
+		if (omen_pos_cmp(k, t, opaque->low.key, opaque->low.tid) < 0)
+			omen_corrupt(index, blkno, "entry %d lies below the low fence", i);
+		if (opaque->right != InvalidBlockNumber &&
+			omen_pos_cmp(k, t, opaque->high.key, opaque->high.tid) >= 0)
+			omen_corrupt(index, blkno, "entry %d lies at or above the high fence", i);
+		if (tree == OMEN_TREE_NULLS && k != t)
+			omen_corrupt(index, blkno, "null entry %d has key " INT64_FORMAT ", expected its TID", i, k);
+		if (filter)
+		{
+			EntryFingerprint fp;
+
+			fingerprint(&fp, tree == OMEN_TREE_NULLS, k, t);
+			bloom_add_element(filter, (unsigned char *) &fp, sizeof(fp));
+		}
+	}
+
+	/* pending entries: no position may appear twice */
+	if (lf.n > lf.nsorted)
+	{
+		n = omen_leaf_entries(page, keys, tids);
+		for (i = 1; i < n; i++)
+			if (omen_pos_cmp(keys[i - 1], tids[i - 1], keys[i], tids[i]) >= 0)
+				omen_corrupt(index, blkno, "position (" INT64_FORMAT ", " INT64_FORMAT ") appears twice",
+							 keys[i], tids[i]);
+	}
+}
+
+/*
  * Walk one tree's leaves and verify each leaf and its links.  Collects the
  * leaves in chain order and, for heapallindexed, fingerprints the entries.
  */
@@ -198,6 +314,8 @@ check_tree(Relation index, int tree, BlockNumber root, BlockNumber nblocks,
 	int			n = 0;
 	int			cap = 64;
 	CheckLeaf  *leaves = palloc(cap * sizeof(CheckLeaf));
+	int64	   *keys = palloc(OMEN_LEAF_MAX_ENTRIES * sizeof(int64));
+	int64	   *tids = palloc(OMEN_LEAF_MAX_ENTRIES * sizeof(int64));
 
 	while (blkno != InvalidBlockNumber)
 	{
@@ -205,8 +323,6 @@ check_tree(Relation index, int tree, BlockNumber root, BlockNumber nblocks,
 		Page		page;
 		OmenPageOpaque opaque;
 		int			ne;
-		int64	   *keys;
-		int			i;
 
 		CHECK_FOR_INTERRUPTS();
 		if ((BlockNumber) n >= nblocks)
@@ -217,7 +333,6 @@ check_tree(Relation index, int tree, BlockNumber root, BlockNumber nblocks,
 		page = BufferGetPage(buf);
 		opaque = OmenPageGetOpaque(page);
 		ne = OmenLeafNEntries(page);
-		keys = OmenLeafKeys(page);
 
 		if (opaque->left != prev)
 			omen_corrupt(index, blkno, "left link is %u, expected %u", opaque->left, prev);
@@ -235,29 +350,7 @@ check_tree(Relation index, int tree, BlockNumber root, BlockNumber nblocks,
 			(opaque->high.key != OMEN_POS_MAX_KEY || opaque->high.tid != OMEN_TID_MAX))
 			omen_corrupt(index, blkno, "rightmost leaf has a finite high fence");
 
-		for (i = 0; i < ne; i++)
-		{
-			int64		t = omen_tid_encode(OmenLeafTid(page, i));
-
-			if (!ItemPointerIsValid(OmenLeafTid(page, i)))
-				omen_corrupt(index, blkno, "entry %d has an invalid heap TID", i);
-			if (i > 0 && omen_pos_cmp(keys[i - 1], omen_tid_encode(OmenLeafTid(page, i - 1)), keys[i], t) >= 0)
-				omen_corrupt(index, blkno, "entries %d and %d are out of order", i - 1, i);
-			if (omen_pos_cmp(keys[i], t, opaque->low.key, opaque->low.tid) < 0)
-				omen_corrupt(index, blkno, "entry %d lies below the low fence", i);
-			if (opaque->right != InvalidBlockNumber &&
-				omen_pos_cmp(keys[i], t, opaque->high.key, opaque->high.tid) >= 0)
-				omen_corrupt(index, blkno, "entry %d lies at or above the high fence", i);
-			if (tree == OMEN_TREE_NULLS && keys[i] != t)
-				omen_corrupt(index, blkno, "null entry %d has key " INT64_FORMAT ", expected its TID", i, keys[i]);
-			if (filter)
-			{
-				EntryFingerprint fp;
-
-				fingerprint(&fp, tree == OMEN_TREE_NULLS, keys[i], t);
-				bloom_add_element(filter, (unsigned char *) &fp, sizeof(fp));
-			}
-		}
+		check_leaf_entries(index, blkno, page, tree, filter, keys, tids);
 		*nentries += ne;
 
 		if (n == cap)
@@ -273,6 +366,8 @@ check_tree(Relation index, int tree, BlockNumber root, BlockNumber nblocks,
 		blkno = opaque->right;
 		UnlockReleaseBuffer(buf);
 	}
+	pfree(keys);
+	pfree(tids);
 	*leaves_out = leaves;
 	return n;
 }

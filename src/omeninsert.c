@@ -1,37 +1,92 @@
 /*
  * omeninsert.c
- *	  Inserts go in place: the model finds the leaf, the entry goes into its
- *	  sorted position, and a full leaf splits B-link style.
+ *	  Inserts go in place: the model finds the leaf and the entry goes into
+ *	  it; a full leaf splits B-link style.
+ *
+ * Into a leaf with room, an insert is one of (cheapest first):
+ *
+ * - an append to the sorted entries, when the entry follows every entry of
+ *   a leaf with nothing pending (ascending keys);
+ * - an append to the pending area;
+ * - a merge of the full pending area and the entry into the sorted
+ *   entries, rewriting them from the first one that moves;
+ * - a rewrite of the whole leaf with wider fields, when the leaf's
+ *   encoding cannot store the entry.
+ *
+ * Each is one WAL record holding the bytes that changed (omenxlog.c).  A
+ * leaf without room splits; the split carries the entry, unless widening
+ * the encoding for it would overflow a half (a leaf of tightly packed
+ * entries meeting a far key or TID): then the leaf splits without it and
+ * the insert starts over.
  */
 #include "postgres.h"
 
-#include "access/generic_xlog.h"
 #include "miscadmin.h"
 #include "utils/rel.h"
 
 #include "omen.h"
 
+/* What an insert into one leaf did. */
+typedef struct LeafInsertResult
+{
+	bool		retry;			/* the leaf split without the entry */
+	bool		want_retrain;	/* a split left the model drifted */
+	BlockNumber append_leaf;	/* leaf whose last entry is the new one, or
+								 * InvalidBlockNumber */
+} LeafInsertResult;
+
 /*
- * Choose where a full leaf of n entries plus the new one (n + 1 in all)
- * splits: entries [0, s) stay left.  An append at the right end of the
- * tree leaves the left leaf at fillfactor, as nbtree does, so ascending
- * keys (bigserial, timestamps) pack leaves densely.  Otherwise split in the
- * middle, moved to the nearest boundary between distinct keys if one is
- * close, so the separator needs no TID and equality probes land exactly.
+ * All entries of a locked leaf in position order, with (key, tid) inserted
+ * where it belongs (at *newpos).  Returns the count.
  */
 static int
-choose_split(const int64 *keys, int total, int newpos, bool rightmost, int fillfactor)
+gather_entries(Page page, int64 key, int64 tid, int64 *keys, int64 *tids, int *newpos)
 {
-	int			s;
-	int			d;
-	int			window = total / 8;
+	int			n = omen_leaf_entries(page, keys, tids);
+	int			lo = 0;
+	int			hi = n;
 
-	if (rightmost && newpos == total - 1)
+	while (lo < hi)
 	{
-		s = omen_leaf_fill_target(fillfactor);
-		return Min(Max(s, 1), total - 1);
+		int			mid = lo + (hi - lo) / 2;
+
+		if (omen_pos_cmp(keys[mid], tids[mid], key, tid) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
 	}
-	s = total / 2;
+	memmove(keys + lo + 1, keys + lo, (n - lo) * sizeof(int64));
+	memmove(tids + lo + 1, tids + lo, (n - lo) * sizeof(int64));
+	keys[lo] = key;
+	tids[lo] = tid;
+	*newpos = lo;
+	return n + 1;
+}
+
+/* Do entries [0, s) and [s, total) each fit a page in their own encoding? */
+static bool
+split_fits(const int64 *keys, const int64 *tids, int total, int s,
+		   OmenLeafEnc *lenc, OmenLeafEnc *renc)
+{
+	omen_leaf_choose_enc(keys, tids, s, lenc);
+	omen_leaf_choose_enc(keys + s, tids + s, total - s, renc);
+	return omen_leaf_bytes(lenc, s) <= (int) OMEN_LEAF_SPACE &&
+		omen_leaf_bytes(renc, total - s) <= (int) OMEN_LEAF_SPACE;
+}
+
+/*
+ * The middle of the entries, moved (up to 1/8 of them) to the nearest
+ * boundary between distinct keys if there is one, so that the separator
+ * needs no TID and an equality probe for its key lands on the right leaf
+ * directly.
+ */
+static int
+middle_split(const int64 *keys, int total)
+{
+	int			s = total / 2;
+	int			window = total / 8;
+	int			d;
+
 	for (d = 0; d <= window; d++)
 	{
 		if (s + d < total && s + d >= 1 && keys[s + d - 1] != keys[s + d])
@@ -39,108 +94,295 @@ choose_split(const int64 *keys, int total, int newpos, bool rightmost, int fillf
 		if (s - d >= 1 && s - d < total && keys[s - d - 1] != keys[s - d])
 			return s - d;
 	}
-	return s;
+	return Max(s, 1);
 }
 
 /*
- * Split the locked leaf and insert (key, tid) at position pos.  The left
- * leaf keeps its block, its low fence and its left link; the new right
- * leaf takes the upper entries; the old right sibling's left link and the
- * metapage counters change in the same WAL record (GenericXLog allows four
- * pages: left, new right, old right, metapage).  Lock order is left to
- * right, then the metapage, as everywhere else.  The new leaf is entered
- * in the metapage's split log in the same record.
+ * Where entries [0, total) split: entries [0, s) stay left.  An append at
+ * the right end of the tree leaves the left leaf at fillfactor, as nbtree
+ * does, so ascending keys (bigserial, timestamps) pack leaves densely;
+ * otherwise the middle.  Returns -1 if no split point lets both halves fit.
  */
-typedef struct SplitResult
+static int
+choose_split(const int64 *keys, const int64 *tids, int total, int newpos, bool rightmost,
+			 int fillfactor, OmenLeafEnc *lenc, OmenLeafEnc *renc)
 {
-	BlockNumber append_leaf;	/* leaf whose last entry is the new one, or
-								 * InvalidBlockNumber */
-	bool		want_retrain;
-} SplitResult;
-
-static SplitResult
-split_leaf(Relation index, Buffer buf, int pos, int64 key, ItemPointer tid)
-{
-	SplitResult result;
-	Page		page = BufferGetPage(buf);
-	OmenPageOpaque opaque = OmenPageGetOpaque(page);
-	int			n = OmenLeafNEntries(page);
-	int			total = n + 1;
-	int64	   *keys = palloc(total * sizeof(int64));
-	ItemPointerData *tids = palloc(total * sizeof(ItemPointerData));
 	int			s;
+
+	if (rightmost && newpos == total - 1)
+	{
+		OmenLeafEnc old;
+
+		omen_leaf_choose_enc(keys, tids, total - 1, &old);
+		s = omen_leaf_fill_bytes(fillfactor) / (old.key_width + old.tid_width);
+		s = Min(Max(s, 1), total - 1);
+		if (split_fits(keys, tids, total, s, lenc, renc))
+			return s;
+	}
+	s = middle_split(keys, total);
+	if (split_fits(keys, tids, total, s, lenc, renc))
+		return s;
+
+	/*
+	 * The new entry widened the fields so much that a half holding it and
+	 * half the old entries does not fit: put the split beside it, so the
+	 * old entries on its far side keep their narrow fields.
+	 */
+	if (newpos > 0 && split_fits(keys, tids, total, newpos, lenc, renc))
+		return newpos;
+	if (newpos + 1 < total && split_fits(keys, tids, total, newpos + 1, lenc, renc))
+		return newpos + 1;
+	return -1;
+}
+
+/*
+ * Split the locked leaf into itself and a new right sibling, the entries
+ * [0, s) staying left.  The old right sibling's left link and the
+ * metapage (counters and the split log) change in the same WAL record:
+ * left, new right, old right, metapage.  Lock order is left to right, then
+ * the metapage, as everywhere else.
+ */
+static BlockNumber
+split_leaf(Relation index, Buffer buf, const int64 *keys, const int64 *tids, int total, int s,
+		   const OmenLeafEnc *lenc, const OmenLeafEnc *renc, bool *want_retrain)
+{
+	Page		page = BufferGetPage(buf);
+	OmenPageOpaque lop = OmenPageGetOpaque(page);
+	uint16		kind = lop->flags & (OMEN_P_LEAF | OMEN_P_NULLS);
+	BlockNumber oldright = lop->right;
 	OmenPos		sep;
 	Buffer		rbuf;
 	Buffer		sibbuf = InvalidBuffer;
 	Buffer		metabuf;
 	BlockNumber rblkno;
-	BlockNumber oldright = opaque->right;
-	GenericXLogState *state;
-	Page		lpage;
 	Page		rpage;
-	OmenPageOpaque lop;
 	OmenPageOpaque rop;
 	OmenMetaPage meta;
+	char		before[OMEN_META_LOG_CONTROL_END];
+	OmenXLog	xl;
 
-	/* the combined, sorted entries */
-	omen_leaf_get_entries(page, 0, pos, keys, tids);
-	keys[pos] = key;
-	tids[pos] = *tid;
-	omen_leaf_get_entries(page, pos, n - pos, keys + pos + 1, tids + pos + 1);
-
-	s = choose_split(keys, total, pos, oldright == InvalidBlockNumber,
-					 omen_reloption_fillfactor(index));
 	sep.key = keys[s];
-	sep.tid = keys[s - 1] != keys[s] ? OMEN_TID_MIN : omen_tid_encode(&tids[s]);
+	sep.tid = keys[s - 1] != keys[s] ? OMEN_TID_MIN : tids[s];
 
 	rbuf = omen_new_leaf_page(index);
 	rblkno = BufferGetBlockNumber(rbuf);
 	if (oldright != InvalidBlockNumber)
-		sibbuf = omen_read_page(index, oldright, BUFFER_LOCK_EXCLUSIVE, opaque->flags & (OMEN_P_LEAF | OMEN_P_NULLS));
+		sibbuf = omen_read_page(index, oldright, BUFFER_LOCK_EXCLUSIVE, kind);
 	metabuf = omen_read_page(index, OMEN_METAPAGE_BLKNO, BUFFER_LOCK_EXCLUSIVE, OMEN_P_META);
+	meta = OmenPageGetMeta(BufferGetPage(metabuf));
+	memcpy(before, meta, sizeof(before));
 
-	state = GenericXLogStart(index);
-	lpage = GenericXLogRegisterBuffer(state, buf, 0);
-	rpage = GenericXLogRegisterBuffer(state, rbuf, GENERIC_XLOG_FULL_IMAGE);
+	omen_xlog_start(&xl, index);
+	START_CRIT_SECTION();
 
-	omen_init_page(rpage, opaque->flags & (OMEN_P_LEAF | OMEN_P_NULLS));
+	rpage = BufferGetPage(rbuf);
+	omen_init_page(rpage, kind);
 	rop = OmenPageGetOpaque(rpage);
-	lop = OmenPageGetOpaque(lpage);
 	rop->low = sep;
 	rop->high = lop->high;
 	rop->left = BufferGetBlockNumber(buf);
 	rop->right = oldright;
-	omen_leaf_set_entries(rpage, total - s, keys + s, tids + s);
+	omen_leaf_write(rpage, renc, total - s, keys + s, tids + s);
+	omen_xlog_full(&xl, rbuf);
 
 	lop->high = sep;
 	lop->right = rblkno;
-	omen_leaf_set_entries(lpage, s, keys, tids);
+	omen_leaf_write(page, lenc, s, keys, tids);
+	omen_xlog_leaf(&xl, buf, 0, OMEN_XLOG_HEADER | OMEN_XLOG_SPECIAL);
 
 	if (BufferIsValid(sibbuf))
 	{
-		Page		spage = GenericXLogRegisterBuffer(state, sibbuf, 0);
+		OmenPageOpaque sop = OmenPageGetOpaque(BufferGetPage(sibbuf));
 
-		OmenPageGetOpaque(spage)->left = rblkno;
+		sop->left = rblkno;
+		omen_xlog_range(&xl, sibbuf, (char *) &sop->left - (char *) BufferGetPage(sibbuf),
+						sizeof(BlockNumber));
 	}
-	meta = OmenPageGetMeta(GenericXLogRegisterBuffer(state, metabuf, 0));
+
 	meta->leaf_pages++;
 	meta->splits_total++;
 	omen_log_new_leaf(meta, rblkno);
-	result.want_retrain = omen_meta_wants_retrain(meta);
-	GenericXLogFinish(state);
+	omen_xlog_diff(&xl, metabuf, before, (char *) meta - (char *) BufferGetPage(metabuf),
+				   sizeof(before));
+	if (rblkno >= meta->log_base && rblkno - meta->log_base < OMEN_LOG_BLOCKS)
+		omen_xlog_range(&xl, metabuf,
+						(char *) &meta->log_bits[(rblkno - meta->log_base) / 8] -
+						(char *) BufferGetPage(metabuf), 1);
+	*want_retrain = omen_meta_wants_retrain(meta);
 
-	/* the new entry is last in its leaf: an append, remembered as a hint */
-	if (pos == total - 1)
-		result.append_leaf = rblkno;
-	else if (pos == s - 1)
-		result.append_leaf = BufferGetBlockNumber(buf);
-	else
-		result.append_leaf = InvalidBlockNumber;
+	omen_xlog_finish(&xl);
+	END_CRIT_SECTION();
 
 	UnlockReleaseBuffer(metabuf);
 	if (BufferIsValid(sibbuf))
 		UnlockReleaseBuffer(sibbuf);
 	UnlockReleaseBuffer(rbuf);
+	return rblkno;
+}
+
+/* Append the entry beside the hole: sorted, or pending. */
+static void
+leaf_append(Relation index, Buffer buf, int64 key, int64 tid, bool sorted)
+{
+	Page		page = BufferGetPage(buf);
+	int			n = OmenLeafNEntries(page);
+	OmenXLog	xl;
+
+	omen_xlog_start(&xl, index);
+	START_CRIT_SECTION();
+	omen_leaf_append(page, key, tid, sorted);
+	omen_xlog_leaf(&xl, buf, n, 0);
+	if (sorted)
+		omen_xlog_range(&xl, buf, (char *) &OmenLeafGetHeader(page)->nsorted - (char *) page,
+						sizeof(uint16));
+	omen_xlog_finish(&xl);
+	END_CRIT_SECTION();
+}
+
+/*
+ * Rewrite the leaf with all its entries sorted: in its own encoding from
+ * entry 'from' on (a merge), or, if enc is given, whole in that encoding.
+ */
+static void
+leaf_rewrite(Relation index, Buffer buf, const OmenLeafEnc *enc, int from,
+			 const int64 *keys, const int64 *tids, int total)
+{
+	Page		page = BufferGetPage(buf);
+	OmenXLog	xl;
+
+	omen_xlog_start(&xl, index);
+	START_CRIT_SECTION();
+	if (enc)
+		omen_leaf_write(page, enc, total, keys, tids);
+	else
+		omen_leaf_write_from(page, from, total, keys, tids);
+	omen_xlog_leaf(&xl, buf, enc ? 0 : from, OMEN_XLOG_HEADER);
+	omen_xlog_finish(&xl);
+	END_CRIT_SECTION();
+}
+
+/*
+ * The first sorted entry a merge of the pending entries and (key, tid)
+ * moves: the sorted position of the least of them.
+ */
+static int
+merge_start(const OmenLeaf *lf, int64 key, int64 tid)
+{
+	int64		mk = key;
+	int64		mt = tid;
+	int			i;
+
+	for (i = lf->nsorted; i < lf->n; i++)
+	{
+		int64		k = omen_leaf_key(lf, i);
+		int64		t = omen_leaf_tid(lf, i);
+
+		if (omen_pos_cmp(k, t, mk, mt) < 0)
+		{
+			mk = k;
+			mt = t;
+		}
+	}
+	return omen_leaf_lower_bound(lf, mk, mt);
+}
+
+/*
+ * Insert (key, tid) into the exclusively locked leaf that holds its
+ * position.  The caller keeps the lock on buf (the left half, after a
+ * split) and releases it.
+ */
+static LeafInsertResult
+insert_into_leaf(Relation index, Buffer buf, int64 key, int64 tid)
+{
+	LeafInsertResult result = {false, false, InvalidBlockNumber};
+	Page		page = BufferGetPage(buf);
+	PageHeader	ph = (PageHeader) page;
+	OmenLeaf	lf;
+	OmenLeafEnc enc;
+	int64	   *keys;
+	int64	   *tids;
+	int			total;
+	int			newpos;
+	int			s;
+	OmenLeafEnc lenc;
+	OmenLeafEnc renc;
+
+	omen_leaf_open(page, &lf);
+	omen_leaf_get_enc(page, &enc);
+
+	if (omen_leaf_enc_holds(&enc, key, tid) &&
+		ph->pd_upper - ph->pd_lower >= enc.key_width + enc.tid_width)
+	{
+		if (lf.n == lf.nsorted &&
+			(lf.n == 0 || omen_pos_cmp(omen_leaf_key(&lf, lf.n - 1), omen_leaf_tid(&lf, lf.n - 1),
+									   key, tid) < 0))
+		{
+			leaf_append(index, buf, key, tid, true);
+			result.append_leaf = BufferGetBlockNumber(buf);
+			return result;
+		}
+		if (lf.n - lf.nsorted < OMEN_PENDING_MAX)
+		{
+			leaf_append(index, buf, key, tid, false);
+			return result;
+		}
+	}
+
+	/* everything else rewrites entries: all of them, and the new one */
+	keys = palloc((lf.n + 1) * sizeof(int64));
+	tids = palloc((lf.n + 1) * sizeof(int64));
+	total = gather_entries(page, key, tid, keys, tids, &newpos);
+
+	if (omen_leaf_enc_holds(&enc, key, tid) &&
+		omen_leaf_bytes(&enc, total) <= (int) OMEN_LEAF_SPACE)
+	{
+		/* a merge of the full pending area */
+		leaf_rewrite(index, buf, NULL, merge_start(&lf, key, tid), keys, tids, total);
+		if (newpos == total - 1)
+			result.append_leaf = BufferGetBlockNumber(buf);
+	}
+	else
+	{
+		OmenLeafEnc wide;
+
+		omen_leaf_choose_enc(keys, tids, total, &wide);
+		if (omen_leaf_bytes(&wide, total) <= (int) OMEN_LEAF_SPACE)
+		{
+			leaf_rewrite(index, buf, &wide, 0, keys, tids, total);
+			if (newpos == total - 1)
+				result.append_leaf = BufferGetBlockNumber(buf);
+		}
+		else if ((s = choose_split(keys, tids, total, newpos, OmenPageIsRightmost(page),
+								   omen_reloption_fillfactor(index), &lenc, &renc)) > 0)
+		{
+			BlockNumber rblkno = split_leaf(index, buf, keys, tids, total, s, &lenc, &renc,
+											&result.want_retrain);
+
+			if (newpos == total - 1)
+				result.append_leaf = rblkno;
+			else if (newpos == s - 1)
+				result.append_leaf = BufferGetBlockNumber(buf);
+		}
+		else
+		{
+			/*
+			 * The entry needs fields so wide that neither half would fit:
+			 * split the old entries (each half fits in at most the old
+			 * widths) and start over.
+			 */
+			int			n = total - 1;
+
+			memmove(keys + newpos, keys + newpos + 1, (n - newpos) * sizeof(int64));
+			memmove(tids + newpos, tids + newpos + 1, (n - newpos) * sizeof(int64));
+			Assert(n >= 2);
+			s = middle_split(keys, n);
+			if (!split_fits(keys, tids, n, s, &lenc, &renc))
+				elog(ERROR, "omen: leaf %u of index \"%s\" cannot be split",
+					 BufferGetBlockNumber(buf), RelationGetRelationName(index));
+			split_leaf(index, buf, keys, tids, n, s, &lenc, &renc, &result.want_retrain);
+			result.retry = true;
+		}
+	}
 	pfree(keys);
 	pfree(tids);
 	return result;
@@ -158,7 +400,7 @@ try_append_hint(Relation index, OmenModelCache *model, int tree, int64 key, int6
 	BlockNumber hint = model->insert_hint[tree];
 	Buffer		buf;
 	Page		page;
-	int			n;
+	OmenLeaf	lf;
 
 	if (hint == InvalidBlockNumber)
 		return InvalidBuffer;
@@ -170,10 +412,10 @@ try_append_hint(Relation index, OmenModelCache *model, int tree, int64 key, int6
 	}
 	omen_check_page(index, buf, hint, want);
 	page = BufferGetPage(buf);
-	n = OmenLeafNEntries(page);
-	if (omen_pos_in_leaf(page, key, tid) &&
-		(n == 0 || omen_pos_cmp(OmenLeafKeys(page)[n - 1], omen_tid_encode(OmenLeafTid(page, n - 1)),
-								key, tid) < 0))
+	omen_leaf_open(page, &lf);
+	if (omen_pos_in_leaf(page, key, tid) && lf.n == lf.nsorted &&
+		(lf.n == 0 || omen_pos_cmp(omen_leaf_key(&lf, lf.n - 1), omen_leaf_tid(&lf, lf.n - 1),
+								   key, tid) < 0))
 		return buf;
 	UnlockReleaseBuffer(buf);
 	return InvalidBuffer;
@@ -186,48 +428,37 @@ omeninsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 {
 	int			tree = isnull[0] ? OMEN_TREE_NULLS : OMEN_TREE_KEYS;
 	uint16		want = isnull[0] ? (OMEN_P_LEAF | OMEN_P_NULLS) : OMEN_P_LEAF;
-	int64		tidenc = omen_tid_encode(ht_ctid);
+	int64		tid = omen_tid_encode(ht_ctid);
 	int64		key;
-	Buffer		buf;
-	Page		page;
-	int			pos;
-	OmenModelCache *model;
-	SplitResult split = {InvalidBlockNumber, false};
+	bool		want_retrain = false;
 
 	if (isnull[0])
-		key = tidenc;
+		key = tid;
 	else
 		key = omen_datum_to_key(values[0], TupleDescAttr(RelationGetDescr(index), 0)->atttypid);
 
-	model = omen_get_model(index);
-	buf = try_append_hint(index, model, tree, key, tidenc, want);
-	if (!BufferIsValid(buf))
+	for (;;)
 	{
-		buf = omen_find_leaf(index, tree, key, tidenc, BUFFER_LOCK_EXCLUSIVE, want);
-		model = (OmenModelCache *) index->rd_amcache;	/* may have been reloaded */
-	}
-	page = BufferGetPage(buf);
-	pos = omen_leaf_lower_bound(page, key, tidenc);
+		OmenModelCache *model = omen_get_model(index);
+		Buffer		buf = try_append_hint(index, model, tree, key, tid, want);
+		LeafInsertResult r;
 
-	if (omen_leaf_has_room(page))
-	{
-		GenericXLogState *state = GenericXLogStart(index);
-		bool		append = (pos == OmenLeafNEntries(page));
-
-		page = GenericXLogRegisterBuffer(state, buf, 0);
-		omen_leaf_insert_at(page, pos, key, ht_ctid);
-		GenericXLogFinish(state);
-		model->insert_hint[tree] = append ? BufferGetBlockNumber(buf) : InvalidBlockNumber;
+		if (!BufferIsValid(buf))
+		{
+			buf = omen_find_leaf(index, tree, key, tid, BUFFER_LOCK_EXCLUSIVE, want);
+			model = (OmenModelCache *) index->rd_amcache;	/* may have been reloaded */
+		}
+		r = insert_into_leaf(index, buf, key, tid);
+		model->insert_hint[tree] = r.append_leaf;
+		UnlockReleaseBuffer(buf);
+		want_retrain |= r.want_retrain;
+		if (!r.retry)
+			break;
+		CHECK_FOR_INTERRUPTS();
 	}
-	else
-	{
-		split = split_leaf(index, buf, pos, key, ht_ctid);
-		model->insert_hint[tree] = split.append_leaf;
-	}
-	UnlockReleaseBuffer(buf);
 
 	/* after the locks are gone: ask the background worker for a refit */
-	if (split.want_retrain)
+	if (want_retrain)
 		omen_request_retrain(index);
 	return false;
 }

@@ -62,7 +62,6 @@ void
 omen_check_page(Relation index, Buffer buf, BlockNumber blkno, uint16 want)
 {
 	Page		page = BufferGetPage(buf);
-	PageHeader	ph = (PageHeader) page;
 	OmenPageOpaque opaque;
 
 	if (PageIsNew(page))
@@ -80,19 +79,10 @@ omen_check_page(Relation index, Buffer buf, BlockNumber blkno, uint16 want)
 					 opaque->flags & OMEN_P_KIND_MASK, want);
 	if (opaque->flags & OMEN_P_LEAF)
 	{
-		int			nkeys;
-		int			ntids;
+		char		why[160];
 
-		if (ph->pd_lower < SizeOfPageHeaderData ||
-			(ph->pd_lower - SizeOfPageHeaderData) % sizeof(int64) != 0 ||
-			ph->pd_upper > ph->pd_special || ph->pd_lower > ph->pd_upper ||
-			(ph->pd_special - ph->pd_upper) % sizeof(ItemPointerData) != 0)
-			omen_corrupt(index, blkno, "leaf bounds are inconsistent (lower %u, upper %u, special %u)",
-						 ph->pd_lower, ph->pd_upper, ph->pd_special);
-		nkeys = (ph->pd_lower - SizeOfPageHeaderData) / sizeof(int64);
-		ntids = (ph->pd_special - ph->pd_upper) / sizeof(ItemPointerData);
-		if (nkeys != ntids)
-			omen_corrupt(index, blkno, "leaf holds %d keys but %d heap pointers", nkeys, ntids);
+		if (!omen_leaf_check_layout(page, why, sizeof(why)))
+			omen_corrupt(index, blkno, "%s", why);
 	}
 }
 
@@ -240,27 +230,6 @@ omen_read_meta_full(Relation index, OmenMetaPageData *out)
  * ---------------------------------------------------------------------
  */
 
-/* Index of the first entry >= (key, tid). */
-int
-omen_leaf_lower_bound(Page page, int64 key, int64 tid)
-{
-	int64	   *keys = OmenLeafKeys(page);
-	int			lo = 0;
-	int			hi = OmenLeafNEntries(page);
-
-	while (lo < hi)
-	{
-		int			mid = lo + (hi - lo) / 2;
-
-		if (keys[mid] < key ||
-			(keys[mid] == key && omen_tid_encode(OmenLeafTid(page, mid)) < tid))
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 /* Does the leaf's key range [low, high) contain the position? */
 bool
 omen_pos_in_leaf(Page page, int64 key, int64 tid)
@@ -270,72 +239,6 @@ omen_pos_in_leaf(Page page, int64 key, int64 tid)
 	return omen_pos_cmp(key, tid, opaque->low.key, opaque->low.tid) >= 0 &&
 		(opaque->right == InvalidBlockNumber ||
 		 omen_pos_cmp(key, tid, opaque->high.key, opaque->high.tid) < 0);
-}
-
-void
-omen_leaf_set_entries(Page page, int n, const int64 *keys, const ItemPointerData *tids)
-{
-	PageHeader	ph = (PageHeader) page;
-	int			i;
-
-	Assert(n <= OMEN_LEAF_CAPACITY);
-	ph->pd_lower = SizeOfPageHeaderData + n * sizeof(int64);
-	ph->pd_upper = ph->pd_special - n * sizeof(ItemPointerData);
-	if (n > 0)
-		memcpy(OmenLeafKeys(page), keys, n * sizeof(int64));
-	for (i = 0; i < n; i++)
-		*OmenLeafTid(page, i) = tids[i];
-}
-
-/* Copy entries [start, start + n) out of a leaf. */
-void
-omen_leaf_get_entries(Page page, int start, int n, int64 *keys, ItemPointerData *tids)
-{
-	int			i;
-
-	if (n > 0)
-		memcpy(keys, OmenLeafKeys(page) + start, n * sizeof(int64));
-	for (i = 0; i < n; i++)
-		tids[i] = *OmenLeafTid(page, start + i);
-}
-
-bool
-omen_leaf_has_room(Page page)
-{
-	PageHeader	ph = (PageHeader) page;
-
-	return ph->pd_upper - ph->pd_lower >= OMEN_ENTRY_SIZE;
-}
-
-/*
- * Insert at position pos: the keys and the TIDs of entries pos..n-1 each
- * move one slot inwards, towards the hole.
- */
-void
-omen_leaf_insert_at(Page page, int pos, int64 key, ItemPointer tid)
-{
-	PageHeader	ph = (PageHeader) page;
-	int			n = OmenLeafNEntries(page);
-	int64	   *keys = OmenLeafKeys(page);
-
-	Assert(omen_leaf_has_room(page));
-	Assert(pos >= 0 && pos <= n);
-	memmove(&keys[pos + 1], &keys[pos], (n - pos) * sizeof(int64));
-	keys[pos] = key;
-	ph->pd_lower += sizeof(int64);
-
-	/* TIDs n-1 .. pos sit at the lowest addresses: move them down a slot */
-	memmove(OmenLeafTid(page, n), OmenLeafTid(page, n - 1), (n - pos) * sizeof(ItemPointerData));
-	ph->pd_upper -= sizeof(ItemPointerData);
-	*OmenLeafTid(page, pos) = *tid;
-}
-
-int
-omen_leaf_fill_target(int fillfactor)
-{
-	int			n = (OMEN_LEAF_CAPACITY * fillfactor) / 100;
-
-	return Max(n, 1);
 }
 
 /* ---------------------------------------------------------------------

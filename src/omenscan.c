@@ -23,7 +23,8 @@
 
 #include "omen.h"
 
-#define SCANPOS_SIZE(nitems) (offsetof(OmenScanPos, items) + (nitems) * sizeof(OmenScanItem))
+/* items a position starts with: a probe needs one or a few */
+#define SCANPOS_INITIAL_ITEMS	64
 
 static const OmenScanRange full_range = {PG_INT64_MIN, PG_INT64_MAX};
 
@@ -311,40 +312,69 @@ upper_target(int64 hi)
 	return t;
 }
 
-static inline void
-add_item(OmenScanPos *pos, int64 key, ItemPointer tid)
+/* Make room for 'more' items after the ones pos holds. */
+static void
+reserve_items(OmenScanPos *pos, int more)
 {
-	OmenScanItem *it = &pos->items[pos->nitems++];
+	int			need = pos->nitems + more;
 
-	it->tid = *tid;
-	it->key = key;
+	if (need > pos->maxitems)
+	{
+		int			cap = Max(need, pos->maxitems * 2);
+
+		pos->items = repalloc(pos->items, cap * sizeof(OmenScanItem));
+		pos->maxitems = cap;
+	}
+}
+
+/* Append the leaf's entries with lo <= key <= hi to pos, in order. */
+static void
+collect_range(OmenScanPos *pos, const OmenLeaf *lf, int64 lo, int64 hi, bool backward)
+{
+	int			first;
+	int			end;
+	int			n;
+
+	omen_leaf_sorted_range(lf, lo, hi, &first, &end);
+	reserve_items(pos, end - first + lf->n - lf->nsorted);
+	n = omen_leaf_collect(lf, first, end, lo, hi, pos->items + pos->nitems);
+	if (backward)
+	{
+		OmenScanItem *a = pos->items + pos->nitems;
+		int			i;
+
+		for (i = 0; i < n / 2; i++)
+		{
+			OmenScanItem t = a[i];
+
+			a[i] = a[n - 1 - i];
+			a[n - 1 - i] = t;
+		}
+	}
+	pos->nitems += n;
 }
 
 /*
- * Collect matching entries of a locked leaf scanning forward, starting at
- * entry 'i', for range pos->range and the ranges after it that start on
- * this leaf.  Sets pos->range_done and pos->next for the caller.
+ * Collect matching entries of a locked leaf scanning forward, for range
+ * pos->range and the ranges after it that start on this leaf.  Sets
+ * pos->range_done and pos->next for the caller.
  */
 static void
-read_leaf_forward(OmenScanOpaque so, OmenScanPos *pos, Page page, int i)
+read_leaf_forward(OmenScanOpaque so, OmenScanPos *pos, Page page)
 {
 	OmenPageOpaque opaque = OmenPageGetOpaque(page);
-	int			n = OmenLeafNEntries(page);
-	int64	   *keys = OmenLeafKeys(page);
 	bool		rightmost = opaque->right == InvalidBlockNumber;
 	int			nr;
 	const OmenScanRange *ranges = tree_ranges(so, pos->tree, &nr);
+	OmenLeaf	lf;
 
+	omen_leaf_open(page, &lf);
 	for (;;)
 	{
 		const OmenScanRange *r = &ranges[pos->range];
 
-		while (i < n && keys[i] <= r->hi)
-		{
-			add_item(pos, keys[i], OmenLeafTid(page, i));
-			i++;
-		}
-		if (i == n && !rightmost && opaque->high.key <= r->hi)
+		collect_range(pos, &lf, r->lo, r->hi, false);
+		if (!rightmost && opaque->high.key <= r->hi)
 		{
 			/* the range goes on in the right sibling */
 			pos->range_done = false;
@@ -359,35 +389,29 @@ read_leaf_forward(OmenScanOpaque so, OmenScanPos *pos, Page page, int i)
 		if (!rightmost &&
 			omen_pos_cmp(ranges[pos->range].lo, OMEN_TID_MIN, opaque->high.key, opaque->high.tid) >= 0)
 			return;
-		i = Max(i, omen_leaf_lower_bound(page, ranges[pos->range].lo, OMEN_TID_MIN));
 	}
 }
 
 static void
-read_leaf_backward(OmenScanOpaque so, OmenScanPos *pos, Page page, int i)
+read_leaf_backward(OmenScanOpaque so, OmenScanPos *pos, Page page)
 {
 	OmenPageOpaque opaque = OmenPageGetOpaque(page);
-	int64	   *keys = OmenLeafKeys(page);
 	bool		leftmost = opaque->left == InvalidBlockNumber;
 	int			nr;
 	const OmenScanRange *ranges = tree_ranges(so, pos->tree, &nr);
+	OmenLeaf	lf;
 
+	omen_leaf_open(page, &lf);
 	for (;;)
 	{
 		const OmenScanRange *r = &ranges[pos->range];
-		bool		left_may_match;
 		OmenPos		t;
 
-		while (i >= 0 && keys[i] >= r->lo)
-		{
-			add_item(pos, keys[i], OmenLeafTid(page, i));
-			i--;
-		}
+		collect_range(pos, &lf, r->lo, r->hi, true);
 		/* entries left of this leaf are < low: can any be >= r->lo? */
-		left_may_match = !leftmost &&
+		if (!leftmost &&
 			(opaque->low.key > r->lo ||
-			 (opaque->low.key == r->lo && opaque->low.tid != OMEN_TID_MIN));
-		if (i < 0 && left_may_match)
+			 (opaque->low.key == r->lo && opaque->low.tid != OMEN_TID_MIN)))
 		{
 			pos->range_done = false;
 			pos->next = opaque->left;
@@ -400,7 +424,6 @@ read_leaf_backward(OmenScanOpaque so, OmenScanPos *pos, Page page, int i)
 		t = upper_target(ranges[pos->range].hi);
 		if (omen_pos_cmp(t.key, t.tid, opaque->low.key, opaque->low.tid) <= 0)
 			return;				/* the next range lies wholly left */
-		i = Min(i, omen_leaf_lower_bound(page, t.key, t.tid) - 1);
 	}
 }
 
@@ -414,14 +437,31 @@ release_pos(OmenScanPos *pos)
 	}
 }
 
+static OmenScanPos *
+new_pos(void)
+{
+	OmenScanPos *pos = palloc0(sizeof(OmenScanPos));
+
+	pos->buf = InvalidBuffer;
+	pos->maxitems = SCANPOS_INITIAL_ITEMS;
+	pos->items = palloc(SCANPOS_INITIAL_ITEMS * sizeof(OmenScanItem));
+	return pos;
+}
+
+static void
+free_pos(OmenScanPos *pos)
+{
+	release_pos(pos);
+	pfree(pos->items);
+	pfree(pos);
+}
+
 /* Read a locked leaf into pos; keep the pin, drop the lock. */
 static void
-load_leaf(OmenScanOpaque so, OmenScanPos *pos, Buffer buf, bool start)
+load_leaf(OmenScanOpaque so, OmenScanPos *pos, Buffer buf)
 {
 	Page		page = BufferGetPage(buf);
 	OmenPageOpaque opaque = OmenPageGetOpaque(page);
-	int			nr;
-	const OmenScanRange *ranges = tree_ranges(so, pos->tree, &nr);
 
 	pos->buf = buf;
 	pos->blkno = BufferGetBlockNumber(buf);
@@ -430,25 +470,9 @@ load_leaf(OmenScanOpaque so, OmenScanPos *pos, Buffer buf, bool start)
 	pos->nitems = 0;
 	pos->item = 0;
 	if (ScanDirectionIsBackward(so->dir))
-	{
-		int			i;
-
-		if (start)
-		{
-			OmenPos		t = upper_target(ranges[pos->range].hi);
-
-			i = omen_leaf_lower_bound(page, t.key, t.tid) - 1;
-		}
-		else
-			i = OmenLeafNEntries(page) - 1;
-		read_leaf_backward(so, pos, page, i);
-	}
+		read_leaf_backward(so, pos, page);
 	else
-	{
-		int			i = start ? omen_leaf_lower_bound(page, ranges[pos->range].lo, OMEN_TID_MIN) : 0;
-
-		read_leaf_forward(so, pos, page, i);
-	}
+		read_leaf_forward(so, pos, page);
 	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
 }
 
@@ -542,13 +566,13 @@ advance(IndexScanDesc scan)
 			else
 				buf = omen_read_page(scan->indexRelation, pos->next, BUFFER_LOCK_SHARE,
 									 tree_want(pos->tree));
-			load_leaf(so, pos, buf, false);
+			load_leaf(so, pos, buf);
 			return true;
 		}
 		if (pos->range >= 0 && pos->range < nr)
 		{
 			buf = seek_range(scan, pos);
-			load_leaf(so, pos, buf, true);
+			load_leaf(so, pos, buf);
 			return true;
 		}
 		/* this tree is done: on to the next one */
@@ -600,8 +624,7 @@ omenbeginscan(Relation index, int nkeys, int norderbys)
 
 	so->keytype = TupleDescAttr(desc, 0)->atttypid;
 	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "omen scan keys", ALLOCSET_SMALL_SIZES);
-	so->pos = palloc0(SCANPOS_SIZE(OMEN_LEAF_CAPACITY));
-	so->pos->buf = InvalidBuffer;
+	so->pos = new_pos();
 	so->mark = NULL;
 
 	/* preformed index tuples, filled in place for index-only scans */
@@ -628,8 +651,7 @@ omenrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 	release_pos(so->pos);
 	if (so->mark)
 	{
-		release_pos(so->mark);
-		pfree(so->mark);
+		free_pos(so->mark);
 		so->mark = NULL;
 	}
 	if (keys && scan->numberOfKeys > 0)
@@ -719,13 +741,9 @@ omenendscan(IndexScanDesc scan)
 {
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 
-	release_pos(so->pos);
+	free_pos(so->pos);
 	if (so->mark)
-	{
-		release_pos(so->mark);
-		pfree(so->mark);
-	}
-	pfree(so->pos);
+		free_pos(so->mark);
 	MemoryContextDelete(so->cxt);
 	pfree(so->extra->itup);
 	pfree(so->extra->nulltup);
@@ -738,7 +756,16 @@ omenendscan(IndexScanDesc scan)
 static void
 copy_pos(OmenScanPos *dst, OmenScanPos *src)
 {
-	memcpy(dst, src, SCANPOS_SIZE(src->nitems));
+	OmenScanItem *items = dst->items;
+	int			maxitems = dst->maxitems;
+
+	memcpy(dst, src, offsetof(OmenScanPos, maxitems));
+	dst->items = items;
+	dst->maxitems = maxitems;
+	dst->nitems = 0;
+	reserve_items(dst, src->nitems);
+	memcpy(dst->items, src->items, src->nitems * sizeof(OmenScanItem));
+	dst->nitems = src->nitems;
 	if (BufferIsValid(dst->buf))
 		IncrBufferRefCount(dst->buf);
 }
@@ -749,7 +776,12 @@ omenmarkpos(IndexScanDesc scan)
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 
 	if (so->mark == NULL)
-		so->mark = MemoryContextAllocZero(GetMemoryChunkContext(so), SCANPOS_SIZE(OMEN_LEAF_CAPACITY));
+	{
+		MemoryContext old = MemoryContextSwitchTo(GetMemoryChunkContext(so));
+
+		so->mark = new_pos();
+		MemoryContextSwitchTo(old);
+	}
 	else
 		release_pos(so->mark);
 	copy_pos(so->mark, so->pos);

@@ -25,72 +25,80 @@
 
 #include "omen.h"
 
+/*
+ * Remove the dead entries of one locked leaf.  The survivors are written
+ * back sorted, in the narrowest encoding that holds them (so VACUUM also
+ * merges the pending area).  Returns how many entries the leaf keeps.
+ */
+static int
+vacuum_leaf(Relation index, Buffer buf, IndexBulkDeleteResult *stats,
+			IndexBulkDeleteCallback callback, void *callback_state,
+			int64 *keys, int64 *tids)
+{
+	Page		page = BufferGetPage(buf);
+	int			n = omen_leaf_entries(page, keys, tids);
+	int			keep = 0;
+	int			i;
+	OmenLeafEnc enc;
+	OmenXLog	xl;
+
+	for (i = 0; i < n; i++)
+	{
+		ItemPointerData tid;
+
+		omen_tid_decode(tids[i], &tid);
+		if (callback(&tid, callback_state))
+			stats->tuples_removed += 1;
+		else
+		{
+			keys[keep] = keys[i];
+			tids[keep] = tids[i];
+			keep++;
+		}
+	}
+	if (keep == n)
+		return n;
+
+	omen_leaf_choose_enc(keys, tids, keep, &enc);
+	omen_xlog_start(&xl, index);
+	START_CRIT_SECTION();
+	omen_leaf_write(page, &enc, keep, keys, tids);
+	omen_xlog_leaf(&xl, buf, 0, OMEN_XLOG_HEADER);
+	omen_xlog_finish(&xl);
+	END_CRIT_SECTION();
+	return keep;
+}
+
 static void
 vacuum_tree(Relation index, BlockNumber root, uint16 want, IndexBulkDeleteResult *stats,
 			IndexBulkDeleteCallback callback, void *callback_state)
 {
 	BlockNumber blkno = root;
+	int64	   *keys = palloc(OMEN_LEAF_MAX_ENTRIES * sizeof(int64));
+	int64	   *tids = palloc(OMEN_LEAF_MAX_ENTRIES * sizeof(int64));
 
 	while (blkno != InvalidBlockNumber)
 	{
 		Buffer		buf;
 		Page		page;
 		int			n;
-		int			i;
-		int			keep = 0;
-		int64	   *keys;
-		int64	   *newkeys = NULL;
-		ItemPointerData *newtids = NULL;
-		BlockNumber next;
 
 		vacuum_delay_point();
 		buf = ReadBufferExtended(index, MAIN_FORKNUM, blkno, RBM_NORMAL, NULL);
 		LockBufferForCleanup(buf);
 		omen_check_page(index, buf, blkno, want);
 		page = BufferGetPage(buf);
-		n = OmenLeafNEntries(page);
-		keys = OmenLeafKeys(page);
-		next = OmenPageGetOpaque(page)->right;
-
+		blkno = OmenPageGetOpaque(page)->right;
 		if (callback)
-		{
-			for (i = 0; i < n; i++)
-			{
-				if (callback(OmenLeafTid(page, i), callback_state))
-				{
-					if (newkeys == NULL)
-					{
-						newkeys = palloc(n * sizeof(int64));
-						newtids = palloc(n * sizeof(ItemPointerData));
-						omen_leaf_get_entries(page, 0, i, newkeys, newtids);
-						keep = i;
-					}
-					stats->tuples_removed += 1;
-				}
-				else if (newkeys)
-				{
-					newkeys[keep] = keys[i];
-					newtids[keep] = *OmenLeafTid(page, i);
-					keep++;
-				}
-			}
-		}
-		if (newkeys)
-		{
-			GenericXLogState *state = GenericXLogStart(index);
-			Page		wpage = GenericXLogRegisterBuffer(state, buf, 0);
-
-			omen_leaf_set_entries(wpage, keep, newkeys, newtids);
-			GenericXLogFinish(state);
-			pfree(newkeys);
-			pfree(newtids);
-			n = keep;
-		}
+			n = vacuum_leaf(index, buf, stats, callback, callback_state, keys, tids);
+		else
+			n = OmenLeafNEntries(page);
 		stats->num_index_tuples += n;
 		stats->num_pages += 1;
 		UnlockReleaseBuffer(buf);
-		blkno = next;
 	}
+	pfree(keys);
+	pfree(tids);
 }
 
 IndexBulkDeleteResult *

@@ -20,6 +20,9 @@ $node->safe_psql('postgres', q{
 my $datadir = $node->data_dir;
 my $BLCKSZ = 8192;
 my $SPECIAL = $BLCKSZ - 56;    # MAXALIGN(sizeof(OmenPageOpaqueData))
+my $LEAF_HEADER = 24;          # OmenLeafHeader, after the page header
+my $LEAF_DATA = 48;            # stored keys start here
+# keys 1..5000 in heap order: every leaf stores 2-byte keys
 
 sub patch
 {
@@ -63,7 +66,7 @@ repair('wrong magic');
 # 2. wrong format version
 patch(0, 28, pack('V', 99));
 like(probe('SELECT * FROM d WHERE k = 42'),
-	qr/index "d_omen" has on-disk format version 99 at block 0, expected 2/, 'wrong version: ERROR names index, block, version');
+	qr/index "d_omen" has on-disk format version 99 at block 0, expected 3/, 'wrong version: ERROR names index, block, version');
 repair('wrong version');
 
 # 3. wrong page identifier on a leaf
@@ -73,18 +76,24 @@ like(probe('SELECT * FROM d WHERE k = 1'),
 repair('wrong page id');
 
 # 4. torn entries: pd_lower no longer matches the heap pointer array
-patch(2, 12, pack('v', 24 + 8 * 3 + 4));
+patch(2, 12, pack('v', $LEAF_DATA + 2 * 3 + 1));
 like(probe('SELECT * FROM d WHERE k BETWEEN 1 AND 5000'),
 	qr/index "d_omen" contains corrupted page at block 2/, 'torn entries: ERROR names index and block');
 repair('torn entries');
 
 # 5. out-of-order keys: the check finds them
-patch(3, 24 + 8 * 5, pack('q<', 999999));
+patch(3, $LEAF_DATA + 2 * 5, pack('v', 0xFFFF));
 like(probe("SELECT omen_index_check('d_omen')"),
 	qr/corrupted page at block 3.*\n.*out of order|corrupted page at block 3/s, 'out-of-order keys: the check names the block');
 repair('out-of-order keys');
 
-# 6. a broken sibling link
+# 6. an impossible field width in a leaf header
+patch(1, $LEAF_HEADER + 18, pack('C', 9));
+like(probe('SELECT * FROM d WHERE k = 1'),
+	qr/index "d_omen" contains corrupted page at block 1/, 'bad field width: ERROR names index and block');
+repair('bad field width');
+
+# 7. a broken sibling link
 patch(4, $SPECIAL + 4, pack('V', 4));
 like(probe("SELECT omen_index_check('d_omen')"),
 	qr/corrupted page at block 4/, 'broken right link: the check names the block');

@@ -1,0 +1,268 @@
+/*
+ * omenxlog.c
+ *	  WAL records for page changes whose changed bytes are known.
+ *
+ * GenericXLog finds what changed by copying each registered page and
+ * comparing all of it, byte by byte, with the modified copy; on a leaf
+ * insert that costs more than the insert itself.  The code that changes a
+ * leaf knows exactly which bytes it wrote, so it logs those: the record is
+ * a generic WAL record (RM_GENERIC_ID) in the format generic_xlog.c writes
+ * and replays -- per block, a sequence of fragments (offset, length,
+ * bytes), each uint16 fields -- so PostgreSQL's own generic_redo replays
+ * it, standbys and crash recovery need nothing from this library, and
+ * wal_consistency_checking = 'generic' verifies that replay reproduces the
+ * page.  As GenericXLogFinish does, the hole between pd_lower and pd_upper
+ * is zeroed on the page, since replay zeroes it too.
+ *
+ * Usage, with the buffers exclusively locked:
+ *
+ *		omen_xlog_start(&xl, index);
+ *		START_CRIT_SECTION();
+ *		... change the pages, noting each change with omen_xlog_range()
+ *			or omen_xlog_leaf(), or omen_xlog_full() for a new page ...
+ *		omen_xlog_finish(&xl);
+ *		END_CRIT_SECTION();
+ */
+#include "postgres.h"
+
+#include "access/generic_xlog.h"
+#include "access/rmgr.h"
+#include "access/xloginsert.h"
+#include "utils/rel.h"
+
+#include "omen.h"
+
+StaticAssertDecl(OMEN_XLOG_MAX_BUFFERS <= MAX_GENERIC_XLOG_PAGES,
+				 "generic_redo replays at most MAX_GENERIC_XLOG_PAGES blocks a record");
+StaticAssertDecl(BLCKSZ <= PG_UINT16_MAX, "fragment offsets are uint16");
+
+#define FRAGMENT_HEADER		(2 * sizeof(uint16))
+/* ranges closer than this are logged as one fragment */
+#define MERGE_GAP			FRAGMENT_HEADER
+
+/* fragments of each block, assembled at finish (in a critical section) */
+static char fragments[OMEN_XLOG_MAX_BUFFERS][BLCKSZ + OMEN_XLOG_MAX_RANGES * FRAGMENT_HEADER];
+
+void
+omen_xlog_start(OmenXLog *xl, Relation index)
+{
+	xl->logged = RelationNeedsWAL(index);
+	xl->nbuffers = 0;
+}
+
+static OmenXLogBuffer *
+xlog_buffer(OmenXLog *xl, Buffer buf)
+{
+	int			i;
+	OmenXLogBuffer *b;
+
+	for (i = 0; i < xl->nbuffers; i++)
+		if (xl->buffers[i].buf == buf)
+			return &xl->buffers[i];
+	if (xl->nbuffers >= OMEN_XLOG_MAX_BUFFERS)
+		elog(PANIC, "omen: more than %d pages in one WAL record", OMEN_XLOG_MAX_BUFFERS);
+	b = &xl->buffers[xl->nbuffers++];
+	b->buf = buf;
+	b->full = false;
+	b->nranges = 0;
+	return b;
+}
+
+/* The page is new (or rewritten from scratch): log its full image. */
+void
+omen_xlog_full(OmenXLog *xl, Buffer buf)
+{
+	xlog_buffer(xl, buf)->full = true;
+}
+
+/* Bytes [off, off + len) of the page changed. */
+void
+omen_xlog_range(OmenXLog *xl, Buffer buf, Size off, Size len)
+{
+	OmenXLogBuffer *b = xlog_buffer(xl, buf);
+	int			i;
+
+	Assert(off + len <= BLCKSZ);
+	if (len == 0 || b->full)
+		return;
+	/* join an overlapping or nearby range */
+	for (i = 0; i < b->nranges; i++)
+	{
+		Size		s = b->off[i];
+		Size		e = s + b->len[i];
+
+		if (off <= e + MERGE_GAP && s <= off + len + MERGE_GAP)
+		{
+			Size		ns = Min(s, off);
+			Size		ne = Max(e, off + len);
+
+			b->off[i] = (uint16) ns;
+			b->len[i] = (uint16) (ne - ns);
+			return;
+		}
+	}
+	if (b->nranges == OMEN_XLOG_MAX_RANGES)
+	{
+		/* too many: widen the last one to cover this one and the gap */
+		Size		s = Min((Size) b->off[i - 1], off);
+		Size		e = Max((Size) b->off[i - 1] + b->len[i - 1], off + len);
+
+		b->off[i - 1] = (uint16) s;
+		b->len[i - 1] = (uint16) (e - s);
+		return;
+	}
+	b->off[b->nranges] = (uint16) off;
+	b->len[b->nranges] = (uint16) len;
+	b->nranges++;
+}
+
+/*
+ * A leaf changed from entry 'from' on: its bounds, the stored keys from
+ * 'from' to pd_lower and the stored TIDs from pd_upper to the slot of
+ * entry 'from'; with OMEN_XLOG_HEADER also the leaf header, with
+ * OMEN_XLOG_SPECIAL its fences and links.  Call it after the change, when
+ * the page's bounds are the new ones.
+ */
+void
+omen_xlog_leaf(OmenXLog *xl, Buffer buf, int from, int flags)
+{
+	Page		page = BufferGetPage(buf);
+	PageHeader	ph = (PageHeader) page;
+	OmenLeafHeader *h = OmenLeafGetHeader(page);
+	Size		kstart = OMEN_LEAF_DATA + from * h->key_width;
+	Size		tend = ph->pd_special - from * h->tid_width;
+
+	omen_xlog_range(xl, buf, offsetof(PageHeaderData, pd_lower),
+					offsetof(PageHeaderData, pd_special) - offsetof(PageHeaderData, pd_lower));
+	if (flags & OMEN_XLOG_HEADER)
+		omen_xlog_range(xl, buf, (char *) h - (char *) page, sizeof(OmenLeafHeader));
+	if (ph->pd_lower > kstart)
+		omen_xlog_range(xl, buf, kstart, ph->pd_lower - kstart);
+	if (tend > ph->pd_upper)
+		omen_xlog_range(xl, buf, ph->pd_upper, tend - ph->pd_upper);
+	if (flags & OMEN_XLOG_SPECIAL)
+		omen_xlog_range(xl, buf, ph->pd_special, BLCKSZ - ph->pd_special);
+}
+
+/*
+ * The bytes [off, off + len) of the page changed from 'before' where they
+ * differ: for a few scattered fields (the metapage's counters), compared
+ * a word at a time.
+ */
+void
+omen_xlog_diff(OmenXLog *xl, Buffer buf, const char *before, Size off, Size len)
+{
+	const char *now = (const char *) BufferGetPage(buf) + off;
+	Size		i = 0;
+
+	while (i < len)
+	{
+		Size		start;
+
+		while (i + 8 <= len && memcmp(before + i, now + i, 8) == 0)
+			i += 8;
+		while (i < len && before[i] == now[i])
+			i++;
+		if (i >= len)
+			break;
+		start = i;
+		while (i < len && before[i] != now[i])
+			i++;
+		omen_xlog_range(xl, buf, off + start, i - start);
+	}
+}
+
+static int
+cmp_range(const void *a, const void *b)
+{
+	const uint16 *x = (const uint16 *) a;
+	const uint16 *y = (const uint16 *) b;
+
+	return (int) x[0] - (int) y[0];
+}
+
+/*
+ * The fragments of one block, in page order, ranges that overlap after
+ * the joins above merged.  Returns their length.
+ */
+static Size
+assemble_fragments(OmenXLogBuffer *b, Page page, char *out)
+{
+	uint16		r[OMEN_XLOG_MAX_RANGES][2];
+	int			n = 0;
+	int			i;
+	char	   *p = out;
+
+	for (i = 0; i < b->nranges; i++)
+	{
+		r[i][0] = b->off[i];
+		r[i][1] = b->off[i] + b->len[i];
+	}
+	qsort(r, b->nranges, sizeof(r[0]), cmp_range);
+	for (i = 0; i < b->nranges; i++)
+	{
+		if (n > 0 && r[i][0] <= r[n - 1][1] + MERGE_GAP)
+			r[n - 1][1] = Max(r[n - 1][1], r[i][1]);
+		else
+		{
+			r[n][0] = r[i][0];
+			r[n][1] = r[i][1];
+			n++;
+		}
+	}
+	for (i = 0; i < n; i++)
+	{
+		uint16		off = r[i][0];
+		uint16		len = r[i][1] - r[i][0];
+
+		memcpy(p, &off, sizeof(uint16));
+		memcpy(p + sizeof(uint16), &len, sizeof(uint16));
+		memcpy(p + FRAGMENT_HEADER, (char *) page + off, len);
+		p += FRAGMENT_HEADER + len;
+	}
+	return p - out;
+}
+
+/*
+ * Mark the pages dirty and, for a WAL-logged index, insert one record for
+ * all of them.  Must be called inside the critical section that changed
+ * the pages.
+ */
+void
+omen_xlog_finish(OmenXLog *xl)
+{
+	XLogRecPtr	lsn;
+	int			i;
+
+	Assert(CritSectionCount > 0);
+	for (i = 0; i < xl->nbuffers; i++)
+	{
+		Page		page = BufferGetPage(xl->buffers[i].buf);
+		PageHeader	ph = (PageHeader) page;
+
+		/* replay zeroes the hole: so must we */
+		memset((char *) page + ph->pd_lower, 0, ph->pd_upper - ph->pd_lower);
+		MarkBufferDirty(xl->buffers[i].buf);
+	}
+	if (!xl->logged)
+		return;
+
+	XLogBeginInsert();
+	for (i = 0; i < xl->nbuffers; i++)
+	{
+		OmenXLogBuffer *b = &xl->buffers[i];
+
+		if (b->full)
+			XLogRegisterBuffer(i, b->buf, REGBUF_FORCE_IMAGE | REGBUF_STANDARD);
+		else
+		{
+			Size		len = assemble_fragments(b, BufferGetPage(b->buf), fragments[i]);
+
+			XLogRegisterBuffer(i, b->buf, REGBUF_STANDARD);
+			XLogRegisterBufData(i, fragments[i], len);
+		}
+	}
+	lsn = XLogInsert(RM_GENERIC_ID, 0);
+	for (i = 0; i < xl->nbuffers; i++)
+		PageSetLSN(BufferGetPage(xl->buffers[i].buf), lsn);
+}
