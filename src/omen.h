@@ -464,6 +464,8 @@ typedef struct OmenScanPos
 	OmenPos		high;
 	int			range;			/* current range index */
 	bool		range_done;		/* current range finished on this leaf */
+	bool		bounded;		/* items are limited by bound: */
+	OmenPos		bound;			/* forward: >= it; backward: < it */
 	int			tree;
 	int			nitems;
 	int			item;			/* next item to return */

@@ -372,9 +372,19 @@ check_tree(Relation index, int tree, BlockNumber root, BlockNumber nblocks,
 	return n;
 }
 
+static int
+checkleaf_block_cmp(const void *a, const void *b)
+{
+	BlockNumber x = ((const CheckLeaf *) a)->blkno;
+	BlockNumber y = ((const CheckLeaf *) b)->blkno;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
 /*
- * The model against the leaves: its directory (the pieces' leaves, in
- * order) must be a subsequence of the chain with the same fences, every
+ * The model against the leaves: its directory (the pieces' leaves) must
+ * be in position order and name leaves of the chain, each entry at or
+ * above its leaf's low fence (fences only go down), every
  * fit point within epsilon of its slot, and the lookup of every leaf's low
  * fence must land on that leaf or left of it (from where the right-walk
  * reaches it).  A model with no split since it was fit must list every
@@ -385,10 +395,15 @@ check_model_tree(Relation index, OmenModelCache *model, int tree, CheckLeaf *lea
 				 bool fresh, double *maxerr)
 {
 	OmenTreeModel *tm = &model->tree[tree];
-	int			c = 0;
 	uint32		p;
 	uint32		d;
 	int			i;
+
+	/* the chain's leaves by block number, to find a directory entry's leaf */
+	CheckLeaf  *byblock = palloc(Max(nleaves, 1) * sizeof(CheckLeaf));
+
+	memcpy(byblock, leaves, nleaves * sizeof(CheckLeaf));
+	qsort(byblock, nleaves, sizeof(CheckLeaf), checkleaf_block_cmp);
 
 	for (p = 0; p < tm->npieces; p++)
 	{
@@ -396,16 +411,31 @@ check_model_tree(Relation index, OmenModelCache *model, int tree, CheckLeaf *lea
 
 		for (d = 0; d < pc->nleaves; d++)
 		{
-			while (c < nleaves && leaves[c].blkno != pc->blocks[d])
-				c++;
-			if (c == nleaves)
+			CheckLeaf	probe;
+			CheckLeaf  *leaf;
+
+			probe.blkno = pc->blocks[d];
+			leaf = bsearch(&probe, byblock, nleaves, sizeof(CheckLeaf), checkleaf_block_cmp);
+			if (leaf == NULL)
 				omen_corrupt(index, pc->blocks[d],
-							 "slot %u of model piece %u of tree %d names a block that is not a leaf in key order",
+							 "slot %u of model piece %u of tree %d names a block that is not a leaf of the tree",
 							 d, p, tree);
-			if (leaves[c].low.key != pc->keys[d] || leaves[c].low.tid != pc->tids[d])
+
+			/*
+			 * Low fences only go down (rebalance_right): an entry is at or
+			 * above its leaf's low fence, which is all a lookup needs.
+			 * Entries are in order, but not necessarily in chain order: a
+			 * leaf whose fence went down may since have split.
+			 */
+			if (omen_pos_cmp(leaf->low.key, leaf->low.tid, pc->keys[d], pc->tids[d]) > 0)
 				omen_corrupt(index, pc->blocks[d],
-							 "slot %u of model piece %u of tree %d disagrees with the leaf's low fence",
+							 "slot %u of model piece %u of tree %d lies below the leaf's low fence",
 							 d, p, tree);
+			if ((d > 0 && omen_pos_cmp(pc->keys[d - 1], pc->tids[d - 1], pc->keys[d], pc->tids[d]) > 0) ||
+				(d == 0 && p > 0 &&
+				 omen_pos_cmp(tm->piece_keys[p - 1], tm->piece_tids[p - 1], pc->keys[0], pc->tids[0]) > 0))
+				omen_corrupt(index, pc->blocks[d],
+							 "slot %u of model piece %u of tree %d is out of order", d, p, tree);
 		}
 
 		for (d = 0; d < pc->nleaves; d++)
@@ -443,6 +473,7 @@ check_model_tree(Relation index, OmenModelCache *model, int tree, CheckLeaf *lea
 		if (!found)
 			omen_corrupt(index, leaves[i].blkno, "model lookup of the leaf's low fence lands right of it, on block %u", b);
 	}
+	pfree(byblock);
 }
 
 static void

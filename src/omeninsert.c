@@ -14,7 +14,9 @@
  *   encoding cannot store the entry.
  *
  * Each is one WAL record holding the bytes that changed (omenxlog.c).  A
- * leaf without room splits; the split carries the entry, unless widening
+ * leaf without room gives its upper entries to its right sibling if that
+ * is at most half full (rebalance_right), else splits; the split carries
+ * the entry, unless widening
  * the encoding for it would overflow a half (a leaf of tightly packed
  * entries meeting a far key or TID): then the leaf splits without it and
  * the insert starts over.
@@ -220,6 +222,98 @@ split_leaf(Relation index, Buffer buf, const int64 *keys, const int64 *tids, int
 	return rblkno;
 }
 
+/*
+ * A full leaf whose right sibling is at most half full gives its upper
+ * entries to that sibling instead of splitting: the boundary between the
+ * two moves left, lowering the sibling's low fence.  Low fences only ever
+ * go down (a split lowers the left leaf's high fence and the new leaf's
+ * low fence starts there), so every model directory entry stays at or
+ * above its leaf's low fence and a lookup still lands at or left of its
+ * target.  This is how leaves emptied by VACUUM fill up again when the
+ * rows come back in another order (a run of equal keys is divided among
+ * leaves by heap TID): without it the crowded leaves would split while
+ * their empty neighbours stayed empty.
+ *
+ * The entries [0, total) are the left leaf's with the new one; returns
+ * true if they were divided with the right sibling (both pages then
+ * locked and logged in one record), false if the sibling has no room.
+ */
+static bool
+rebalance_right(Relation index, Buffer buf, const int64 *keys, const int64 *tids, int total,
+				int newpos, BlockNumber *append_leaf)
+{
+	Page		page = BufferGetPage(buf);
+	OmenPageOpaque lop = OmenPageGetOpaque(page);
+	uint16		kind = lop->flags & (OMEN_P_LEAF | OMEN_P_NULLS);
+	Buffer		rbuf;
+	Page		rpage;
+	OmenPageOpaque rop;
+	OmenLeafEnc enc;
+	int			nr;
+	int			s;
+	int			moved;
+	int64	   *rkeys;
+	int64	   *rtids;
+	OmenLeafEnc lenc;
+	OmenLeafEnc renc;
+	OmenPos		sep;
+	OmenXLog	xl;
+
+	if (lop->right == InvalidBlockNumber)
+		return false;
+	rbuf = omen_read_page(index, lop->right, BUFFER_LOCK_EXCLUSIVE, kind);
+	rpage = BufferGetPage(rbuf);
+	rop = OmenPageGetOpaque(rpage);
+	omen_leaf_get_enc(rpage, &enc);
+	nr = OmenLeafNEntries(rpage);
+	if (omen_leaf_bytes(&enc, nr) > (int) OMEN_LEAF_SPACE / 2)
+	{
+		UnlockReleaseBuffer(rbuf);
+		return false;
+	}
+
+	/* the moved entries, then the sibling's own */
+	s = middle_split(keys, total);
+	moved = total - s;
+	rkeys = palloc((moved + nr) * sizeof(int64));
+	rtids = palloc((moved + nr) * sizeof(int64));
+	memcpy(rkeys, keys + s, moved * sizeof(int64));
+	memcpy(rtids, tids + s, moved * sizeof(int64));
+	omen_leaf_entries(rpage, rkeys + moved, rtids + moved);
+	omen_leaf_choose_enc(keys, tids, s, &lenc);
+	omen_leaf_choose_enc(rkeys, rtids, moved + nr, &renc);
+	if (omen_leaf_bytes(&lenc, s) > (int) OMEN_LEAF_SPACE ||
+		omen_leaf_bytes(&renc, moved + nr) > (int) OMEN_LEAF_SPACE)
+	{
+		pfree(rkeys);
+		pfree(rtids);
+		UnlockReleaseBuffer(rbuf);
+		return false;
+	}
+	sep.key = keys[s];
+	sep.tid = keys[s - 1] != keys[s] ? OMEN_TID_MIN : tids[s];
+	Assert(omen_pos_cmp(sep.key, sep.tid, rop->low.key, rop->low.tid) < 0);
+
+	omen_xlog_start(&xl, index);
+	START_CRIT_SECTION();
+	omen_leaf_write(page, &lenc, s, keys, tids);
+	lop->high = sep;
+	omen_xlog_leaf(&xl, buf, 0, OMEN_XLOG_HEADER | OMEN_XLOG_SPECIAL);
+	omen_leaf_write(rpage, &renc, moved + nr, rkeys, rtids);
+	rop->low = sep;
+	omen_xlog_leaf(&xl, rbuf, 0, OMEN_XLOG_HEADER | OMEN_XLOG_SPECIAL);
+	omen_xlog_finish(&xl);
+	END_CRIT_SECTION();
+
+	*append_leaf = InvalidBlockNumber;
+	if (newpos == s - 1)
+		*append_leaf = BufferGetBlockNumber(buf);
+	UnlockReleaseBuffer(rbuf);
+	pfree(rkeys);
+	pfree(rtids);
+	return true;
+}
+
 /* Append the entry beside the hole: sorted, or pending. */
 static void
 leaf_append(Relation index, Buffer buf, int64 key, int64 tid, bool sorted)
@@ -352,6 +446,8 @@ insert_into_leaf(Relation index, Buffer buf, int64 key, int64 tid)
 			if (newpos == total - 1)
 				result.append_leaf = BufferGetBlockNumber(buf);
 		}
+		else if (rebalance_right(index, buf, keys, tids, total, newpos, &result.append_leaf))
+			;
 		else if ((s = choose_split(keys, tids, total, newpos, OmenPageIsRightmost(page),
 								   omen_reloption_fillfactor(index), &lenc, &renc)) > 0)
 		{

@@ -791,7 +791,7 @@ validate_piece(Relation index, const OmenPieceDesc *desc, const OmenPiece *pc, i
 	if (pc->keys[0] != desc->first_key || pc->tids[0] != desc->first_tid)
 		omen_corrupt(index, desc->block, "piece %u of tree %d does not start at its root entry", p, tree);
 	for (i = 1; i < pc->nleaves; i++)
-		if (omen_pos_cmp(pc->keys[i - 1], pc->tids[i - 1], pc->keys[i], pc->tids[i]) >= 0)
+		if (omen_pos_cmp(pc->keys[i - 1], pc->tids[i - 1], pc->keys[i], pc->tids[i]) > 0)
 			omen_corrupt(index, desc->block, "piece %u of tree %d is out of order at slot %u", p, tree, i);
 	for (i = 0; i < pc->nsegments; i++)
 		if (pc->segs[i].nslots == 0 ||

@@ -335,14 +335,21 @@ refit_piece(RetrainState *rs, int t, uint32 p, const OmenPieceDesc *d, const New
 			c = -1;
 		else
 			c = omen_pos_cmp(pc.keys[i], pc.tids[i], nl[j].key, nl[j].tid);
-		if (c == 0)
+		if (c == 0 && pc.blocks[i] == nl[j].block)
 		{
 			/* a leaf listed already (logged again after a full refit) */
-			if (pc.blocks[i] != nl[j].block)
-				omen_corrupt(rs->index, nl[j].block, "leaf has the same low fence as block %u",
-							 pc.blocks[i]);
 			j++;
 			continue;
+		}
+		if (c == 0)
+		{
+			/*
+			 * The listed leaf's low fence went down since it was listed
+			 * (rebalance_right), and a new leaf starts where it started:
+			 * keep both, the listed one first, as in the chain.  Either
+			 * is a correct place for a lookup to start.
+			 */
+			c = -1;
 		}
 		if (c < 0)
 		{

@@ -327,20 +327,58 @@ reserve_items(OmenScanPos *pos, int more)
 	}
 }
 
-/* Append the leaf's entries with lo <= key <= hi to pos, in order. */
+/*
+ * Append the leaf's entries with lo <= key <= hi to pos, in the scan's
+ * order.  When pos->bounded, only those >= pos->bound (forward) or
+ * < pos->bound (backward): the entries the scan returned from the leaf it
+ * read before, which may have moved here since (rebalance_right), are
+ * skipped.
+ */
 static void
 collect_range(OmenScanPos *pos, const OmenLeaf *lf, int64 lo, int64 hi, bool backward)
 {
 	int			first;
 	int			end;
 	int			n;
+	OmenScanItem *a = pos->items + pos->nitems;
+	int			skip = 0;
 
+	if (pos->bounded)
+	{
+		if (backward)
+			hi = Min(hi, pos->bound.key);
+		else
+			lo = Max(lo, pos->bound.key);
+		if (lo > hi)
+			return;
+	}
 	omen_leaf_sorted_range(lf, lo, hi, &first, &end);
 	reserve_items(pos, end - first + lf->n - lf->nsorted);
-	n = omen_leaf_collect(lf, first, end, lo, hi, pos->items + pos->nitems);
+	a = pos->items + pos->nitems;
+	n = omen_leaf_collect(lf, first, end, lo, hi, a);
+	if (pos->bounded)
+	{
+		/* only items with the bound's key can be on the wrong side of it */
+		if (backward)
+		{
+			while (n > 0 && omen_pos_cmp(a[n - 1].key, omen_tid_encode(&a[n - 1].tid),
+										 pos->bound.key, pos->bound.tid) >= 0)
+				n--;
+		}
+		else
+		{
+			while (skip < n && omen_pos_cmp(a[skip].key, omen_tid_encode(&a[skip].tid),
+											pos->bound.key, pos->bound.tid) < 0)
+				skip++;
+			if (skip > 0)
+			{
+				memmove(a, a + skip, (n - skip) * sizeof(OmenScanItem));
+				n -= skip;
+			}
+		}
+	}
 	if (backward)
 	{
-		OmenScanItem *a = pos->items + pos->nitems;
 		int			i;
 
 		for (i = 0; i < n / 2; i++)
@@ -480,6 +518,10 @@ load_leaf(OmenScanOpaque so, OmenScanPos *pos, Buffer buf)
  * Step left from the leaf we just read.  Its saved left link may be stale
  * if that sibling split since; the true left neighbour is the page whose
  * right link points back to us, found by moving right from the saved one.
+ * If that neighbour's high fence is below the low fence we read, it gave
+ * entries to our leaf since (rebalance_right): those were not returned, so
+ * go instead to the leaf that now holds the position of that low fence,
+ * and collect below it.
  */
 static Buffer
 step_left(IndexScanDesc scan, OmenScanPos *pos)
@@ -494,7 +536,12 @@ step_left(IndexScanDesc scan, OmenScanPos *pos)
 		BlockNumber next = opaque->right;
 
 		if (next == pos->blkno)
-			return buf;
+		{
+			if (omen_pos_cmp(opaque->high.key, opaque->high.tid, pos->low.key, pos->low.tid) == 0)
+				return buf;
+			UnlockReleaseBuffer(buf);
+			return omen_find_leaf(index, pos->tree, pos->low.key, pos->low.tid, BUFFER_LOCK_SHARE, want);
+		}
 		if (next == InvalidBlockNumber ||
 			omen_pos_cmp(opaque->low.key, opaque->low.tid, pos->low.key, pos->low.tid) >= 0)
 			omen_corrupt(index, BufferGetBlockNumber(buf),
@@ -560,17 +607,30 @@ advance(IndexScanDesc scan)
 		tree_ranges(so, pos->tree, &nr);
 		if (!pos->range_done)
 		{
-			/* the current range continues on a sibling */
+			/*
+			 * The current range continues on a sibling.  Everything on the
+			 * near side of the fence of the leaf just read was returned;
+			 * the sibling may since have received some of those entries
+			 * (rebalance_right), so its items are bounded by that fence.
+			 */
+			pos->bounded = true;
 			if (ScanDirectionIsBackward(so->dir))
+			{
+				pos->bound = pos->low;
 				buf = step_left(scan, pos);
+			}
 			else
+			{
+				pos->bound = pos->high;
 				buf = omen_read_page(scan->indexRelation, pos->next, BUFFER_LOCK_SHARE,
 									 tree_want(pos->tree));
+			}
 			load_leaf(so, pos, buf);
 			return true;
 		}
 		if (pos->range >= 0 && pos->range < nr)
 		{
+			pos->bounded = false;
 			buf = seek_range(scan, pos);
 			load_leaf(so, pos, buf);
 			return true;
