@@ -13,7 +13,7 @@ DATA = $(wildcard src/omen_index--*.sql)
 REGRESS = setup types scans writes leaves errors planner functions
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
-ISOLATION = split-during-scan retrain-concurrent
+ISOLATION = split-during-scan retrain-concurrent reuse-during-scan
 ISOLATION_OPTS = --inputdir=test --load-extension=$(EXTENSION)
 
 PROVE_TESTS = $(wildcard test/t/*.pl)

@@ -119,6 +119,7 @@ omen_pos_cmp(int64 k1, int64 t1, int64 k2, int64 t2)
 #define OMEN_P_MODEL			(1 << 3)
 #define OMEN_P_FREE				(1 << 4)	/* recyclable, in the FSM */
 #define OMEN_P_PIECE			(1 << 5)	/* model page holding one piece */
+#define OMEN_P_KIND_MASK		(OMEN_P_META | OMEN_P_LEAF | OMEN_P_NULLS | OMEN_P_MODEL | OMEN_P_FREE)
 
 typedef struct OmenPageOpaqueData
 {
@@ -466,6 +467,7 @@ typedef struct OmenScanPos
 	bool		range_done;		/* current range finished on this leaf */
 	bool		bounded;		/* items are limited by bound: */
 	OmenPos		bound;			/* forward: >= it; backward: < it */
+	int			reseeks;		/* consecutive steps that had to re-seek */
 	int			tree;
 	int			nitems;
 	int			item;			/* next item to return */
@@ -517,10 +519,10 @@ extern bool omen_key_type_supported(Oid type);
 /* omenpage.c */
 extern void omen_init_page(Page page, uint16 flags);
 extern void omen_check_page(Relation index, Buffer buf, BlockNumber blkno, uint16 want);
+extern bool omen_page_is_leaf(Page page, uint16 want);
 extern void omen_check_metapage(Relation index, Page page);
 extern Buffer omen_read_page(Relation index, BlockNumber blkno, int mode, uint16 want);
 extern Buffer omen_new_page(Relation index);
-extern Buffer omen_new_leaf_page(Relation index);
 extern void omen_read_meta_full(Relation index, OmenMetaPageData *meta);
 extern void omen_fill_meta(Page page, Relation index, uint32 epsilon, uint32 fillfactor);
 extern void omen_read_meta(Relation index, OmenMetaPageData *meta);
@@ -586,9 +588,9 @@ extern void omen_model_summary(const char *root, uint32 *nsegments, uint32 *max_
 							   uint32 *nleaves);
 extern OmenModelCache *omen_get_model(Relation index);
 extern OmenModelCache *omen_load_model(Relation index, MemoryContext cxt, bool validate);
-extern BlockNumber omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid, bool *at_end);
+extern BlockNumber omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid, bool *at_end,
+										int skip);
 extern Buffer omen_find_leaf(Relation index, int tree, int64 key, int64 tid, int lockmode, uint16 want);
-extern Buffer omen_move_right(Relation index, Buffer buf, int64 key, int64 tid, int lockmode, uint16 want);
 extern void omen_fill_model_page(Page page, const char *data, Size len, uint64 version, BlockNumber next);
 extern int	omen_model_page_data(void);
 extern BlockNumber omen_write_model_pages(Relation index, const char *blob, Size len, uint64 version, uint32 *npages);
@@ -607,6 +609,7 @@ extern void omen_lock_retrain(Relation index);
 extern void omen_unlock_retrain(Relation index);
 extern void omen_collect_leaves(Relation index, BlockNumber root, uint16 want, OmenLeafList *list);
 extern void omen_log_new_leaf(OmenMetaPage meta, BlockNumber blkno);
+extern bool omen_log_contains(const OmenMetaPageData *meta, BlockNumber blkno);
 extern double omen_meta_drift(const OmenMetaPageData *meta);
 extern bool omen_meta_wants_retrain(const OmenMetaPageData *meta);
 

@@ -372,22 +372,11 @@ check_tree(Relation index, int tree, BlockNumber root, BlockNumber nblocks,
 	return n;
 }
 
-static int
-checkleaf_block_cmp(const void *a, const void *b)
-{
-	BlockNumber x = ((const CheckLeaf *) a)->blkno;
-	BlockNumber y = ((const CheckLeaf *) b)->blkno;
-
-	return x < y ? -1 : (x > y ? 1 : 0);
-}
-
 /*
  * The model against the leaves: its directory (the pieces' leaves) must
- * be in position order and name leaves of the chain, each entry at or
- * above its leaf's low fence (fences only go down), every
- * fit point within epsilon of its slot, and the lookup of every leaf's low
- * fence must land on that leaf or left of it (from where the right-walk
- * reaches it).  A model with no split since it was fit must list every
+ * be in position order, every fit point within epsilon of its slot, a
+ * model with no split since it was fit must list as many leaves as the
+ * chain has, and the lookup of every leaf's low fence must end on that
  * leaf.
  */
 static void
@@ -399,44 +388,23 @@ check_model_tree(Relation index, OmenModelCache *model, int tree, CheckLeaf *lea
 	uint32		d;
 	int			i;
 
-	/* the chain's leaves by block number, to find a directory entry's leaf */
-	CheckLeaf  *byblock = palloc(Max(nleaves, 1) * sizeof(CheckLeaf));
-
-	memcpy(byblock, leaves, nleaves * sizeof(CheckLeaf));
-	qsort(byblock, nleaves, sizeof(CheckLeaf), checkleaf_block_cmp);
-
 	for (p = 0; p < tm->npieces; p++)
 	{
 		const OmenPiece *pc = &tm->pieces[p];
 
-		for (d = 0; d < pc->nleaves; d++)
-		{
-			CheckLeaf	probe;
-			CheckLeaf  *leaf;
-
-			probe.blkno = pc->blocks[d];
-			leaf = bsearch(&probe, byblock, nleaves, sizeof(CheckLeaf), checkleaf_block_cmp);
-			if (leaf == NULL)
-				omen_corrupt(index, pc->blocks[d],
-							 "slot %u of model piece %u of tree %d names a block that is not a leaf of the tree",
-							 d, p, tree);
-
-			/*
-			 * Low fences only go down (rebalance_right): an entry is at or
-			 * above its leaf's low fence, which is all a lookup needs.
-			 * Entries are in order, but not necessarily in chain order: a
-			 * leaf whose fence went down may since have split.
-			 */
-			if (omen_pos_cmp(leaf->low.key, leaf->low.tid, pc->keys[d], pc->tids[d]) > 0)
-				omen_corrupt(index, pc->blocks[d],
-							 "slot %u of model piece %u of tree %d lies below the leaf's low fence",
-							 d, p, tree);
-			if ((d > 0 && omen_pos_cmp(pc->keys[d - 1], pc->tids[d - 1], pc->keys[d], pc->tids[d]) > 0) ||
-				(d == 0 && p > 0 &&
-				 omen_pos_cmp(tm->piece_keys[p - 1], tm->piece_tids[p - 1], pc->keys[0], pc->tids[0]) > 0))
+		/*
+		 * The directory must be in position order.  An entry need not name
+		 * the leaf it named at the fit: fences go down (rebalance_right),
+		 * VACUUM unlinks empty leaves and recycles them, and lookups step
+		 * over such entries; what must hold is checked below, by looking
+		 * every leaf up.
+		 */
+		for (d = 1; d < pc->nleaves; d++)
+			if (omen_pos_cmp(pc->keys[d - 1], pc->tids[d - 1], pc->keys[d], pc->tids[d]) > 0)
 				omen_corrupt(index, pc->blocks[d],
 							 "slot %u of model piece %u of tree %d is out of order", d, p, tree);
-		}
+		if (p > 0 && omen_pos_cmp(tm->piece_keys[p - 1], tm->piece_tids[p - 1], pc->keys[0], pc->tids[0]) > 0)
+			omen_corrupt(index, pc->blocks[0], "model piece %u of tree %d is out of order", p, tree);
 
 		for (d = 0; d < pc->nleaves; d++)
 		{
@@ -460,20 +428,18 @@ check_model_tree(Relation index, OmenModelCache *model, int tree, CheckLeaf *lea
 					 "model of tree %d lists %u leaves, the chain has %d, with no split since the fit",
 					 tree, tm->nleaves, nleaves);
 
+	/* every leaf's low fence leads to that leaf */
 	for (i = 0; i < nleaves; i++)
 	{
-		bool		at_end;
-		BlockNumber b = omen_model_find_leaf(model, tree, leaves[i].low.key, leaves[i].low.tid, &at_end);
-		int			j;
-		bool		found = false;
+		uint16		want = tree == OMEN_TREE_NULLS ? (OMEN_P_LEAF | OMEN_P_NULLS) : OMEN_P_LEAF;
+		Buffer		buf = omen_find_leaf(index, tree, leaves[i].low.key, leaves[i].low.tid,
+										 BUFFER_LOCK_SHARE, want);
+		BlockNumber b = BufferGetBlockNumber(buf);
 
-		for (j = i; j >= 0 && !found; j--)
-			if (leaves[j].blkno == b)
-				found = true;
-		if (!found)
-			omen_corrupt(index, leaves[i].blkno, "model lookup of the leaf's low fence lands right of it, on block %u", b);
+		UnlockReleaseBuffer(buf);
+		if (b != leaves[i].blkno)
+			omen_corrupt(index, leaves[i].blkno, "the lookup of the leaf's low fence ends on block %u", b);
 	}
-	pfree(byblock);
 }
 
 static void

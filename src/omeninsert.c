@@ -100,24 +100,38 @@ middle_split(const int64 *keys, int total)
 }
 
 /*
- * Where entries [0, total) split: entries [0, s) stay left.  An append at
- * the right end of the tree leaves the left leaf at fillfactor, as nbtree
- * does, so ascending keys (bigserial, timestamps) pack leaves densely;
- * otherwise the middle.  Returns -1 if no split point lets both halves fit.
+ * The split point that leaves the entries [0, s) at fillfactor: for an
+ * entry that goes after every entry of its leaf.
  */
 static int
-choose_split(const int64 *keys, const int64 *tids, int total, int newpos, bool rightmost,
+append_split(const int64 *keys, const int64 *tids, int total, int fillfactor)
+{
+	OmenLeafEnc old;
+	int			s;
+
+	omen_leaf_choose_enc(keys, tids, total - 1, &old);
+	s = omen_leaf_fill_bytes(fillfactor) / (old.key_width + old.tid_width);
+	return Min(Max(s, 1), total - 1);
+}
+
+/*
+ * Where entries [0, total) split: entries [0, s) stay left.  An entry that
+ * goes after every entry of its leaf leaves the left leaf at fillfactor,
+ * as nbtree does at the right end of the tree: ascending keys (bigserial,
+ * timestamps) and ascending heap TIDs within a run of equal keys (rows
+ * inserted in key order) then pack leaves densely instead of leaving each
+ * half full.  Otherwise the middle.  Returns -1 if no split point lets both
+ * halves fit.
+ */
+static int
+choose_split(const int64 *keys, const int64 *tids, int total, int newpos,
 			 int fillfactor, OmenLeafEnc *lenc, OmenLeafEnc *renc)
 {
 	int			s;
 
-	if (rightmost && newpos == total - 1)
+	if (newpos == total - 1)
 	{
-		OmenLeafEnc old;
-
-		omen_leaf_choose_enc(keys, tids, total - 1, &old);
-		s = omen_leaf_fill_bytes(fillfactor) / (old.key_width + old.tid_width);
-		s = Min(Max(s, 1), total - 1);
+		s = append_split(keys, tids, total, fillfactor);
 		if (split_fits(keys, tids, total, s, lenc, renc))
 			return s;
 	}
@@ -166,7 +180,7 @@ split_leaf(Relation index, Buffer buf, const int64 *keys, const int64 *tids, int
 	sep.key = keys[s];
 	sep.tid = keys[s - 1] != keys[s] ? OMEN_TID_MIN : tids[s];
 
-	rbuf = omen_new_leaf_page(index);
+	rbuf = omen_new_page(index);
 	rblkno = BufferGetBlockNumber(rbuf);
 	if (oldright != InvalidBlockNumber)
 		sibbuf = omen_read_page(index, oldright, BUFFER_LOCK_EXCLUSIVE, kind);
@@ -273,7 +287,8 @@ rebalance_right(Relation index, Buffer buf, const int64 *keys, const int64 *tids
 	}
 
 	/* the moved entries, then the sibling's own */
-	s = middle_split(keys, total);
+	s = newpos == total - 1 ? append_split(keys, tids, total, omen_reloption_fillfactor(index))
+		: middle_split(keys, total);
 	moved = total - s;
 	rkeys = palloc((moved + nr) * sizeof(int64));
 	rtids = palloc((moved + nr) * sizeof(int64));
@@ -448,8 +463,8 @@ insert_into_leaf(Relation index, Buffer buf, int64 key, int64 tid)
 		}
 		else if (rebalance_right(index, buf, keys, tids, total, newpos, &result.append_leaf))
 			;
-		else if ((s = choose_split(keys, tids, total, newpos, OmenPageIsRightmost(page),
-								   omen_reloption_fillfactor(index), &lenc, &renc)) > 0)
+		else if ((s = choose_split(keys, tids, total, newpos, omen_reloption_fillfactor(index),
+								   &lenc, &renc)) > 0)
 		{
 			BlockNumber rblkno = split_leaf(index, buf, keys, tids, total, s, &lenc, &renc,
 											&result.want_retrain);

@@ -169,11 +169,14 @@ piece_find_slot(const OmenPiece *pc, int64 key, int64 tid)
 
 /*
  * The leaf to start from for position (key, tid): the last leaf the model
- * knows whose low fence is <= the position.  *at_end says that it is the
- * last leaf this backend knows of (the walk from there may learn more).
+ * knows whose low fence is <= the position, or, with skip > 0, the one
+ * 'skip' places before it (when the leaves after it turned out to have
+ * moved: see omen_find_leaf).  *at_end says that it is the last leaf this
+ * backend knows of (the walk from there may learn more).  Returns
+ * InvalidBlockNumber when skip goes past the first leaf.
  */
 BlockNumber
-omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid, bool *at_end)
+omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid, bool *at_end, int skip)
 {
 	const OmenTreeModel *tm = &model->tree[tree];
 	const OmenPiece *pc;
@@ -181,32 +184,48 @@ omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid, bool
 	int			lo;
 	int			hi;
 
+	*at_end = false;
 	if (tm->npieces == 0)
 		return InvalidBlockNumber;
 
 	p = model_piece_for(tm, key, tid);
 	pc = &tm->pieces[p];
 	lo = piece_find_slot(pc, key, tid);
-	if (p < (int) tm->npieces - 1 || lo < (int) pc->nleaves - 1)
+	if (p == (int) tm->npieces - 1 && lo == (int) pc->nleaves - 1)
 	{
-		*at_end = false;
-		return pc->blocks[lo];
+		int			t;
+
+		/* past the last directory leaf: the leaves this backend learned */
+		t = -1;
+		hi = tm->ntail;
+		while (hi - t > 1)
+		{
+			int			mid = t + (hi - t) / 2;
+
+			if (omen_pos_cmp(tm->tail_keys[mid], tm->tail_tids[mid], key, tid) <= 0)
+				t = mid;
+			else
+				hi = mid;
+		}
+		if (t >= skip)
+		{
+			*at_end = (skip == 0 && t == (int) tm->ntail - 1);
+			return tm->tail_blocks[t - skip];
+		}
+		skip -= t + 1;
+		*at_end = (skip == 0 && tm->ntail == 0);
 	}
 
-	/* past the last directory leaf: the leaves this backend learned */
-	lo = -1;
-	hi = tm->ntail;
-	while (hi - lo > 1)
+	/* step back 'skip' directory slots, across pieces */
+	while (skip > lo)
 	{
-		int			mid = lo + (hi - lo) / 2;
-
-		if (omen_pos_cmp(tm->tail_keys[mid], tm->tail_tids[mid], key, tid) <= 0)
-			lo = mid;
-		else
-			hi = mid;
+		skip -= lo + 1;
+		if (--p < 0)
+			return InvalidBlockNumber;
+		pc = &tm->pieces[p];
+		lo = pc->nleaves - 1;
 	}
-	*at_end = (lo == (int) tm->ntail - 1);
-	return lo >= 0 ? tm->tail_blocks[lo] : pc->blocks[pc->nleaves - 1];
+	return pc->blocks[lo - skip];
 }
 
 /* Remember a leaf found right of every leaf the model knows. */
@@ -228,52 +247,20 @@ learn_tail_leaf(OmenModelCache *model, int tree, Page page, BlockNumber blkno)
  * B-link move-right: while the position is at or beyond the leaf's high
  * fence, step to the right sibling.  The lock on one leaf is released
  * before the next is taken; splits only move entries right, so nothing is
- * missed.
+ * missed.  But the sibling may have been emptied, unlinked and recycled by
+ * VACUUM between the two (omenvacuum.c): a page that is no longer a leaf
+ * of the tree, or whose range starts after the position, means the walk
+ * lost its way, and InvalidBuffer is returned for the lookup to start
+ * over.  As the walk passes leaves right of the last one the model knows,
+ * it remembers them (see OmenTreeModel.ntail), so a model that is stale
+ * only because of appends costs each backend the walk once.
  */
-Buffer
-omen_move_right(Relation index, Buffer buf, int64 key, int64 tid, int lockmode, uint16 want)
+static Buffer
+walk_right(Relation index, OmenModelCache *model, int tree, Buffer buf, int64 key, int64 tid,
+		   int lockmode, uint16 want, bool at_end)
 {
-	for (;;)
-	{
-		Page		page = BufferGetPage(buf);
-		OmenPageOpaque opaque = OmenPageGetOpaque(page);
-		BlockNumber next;
-
-		if (opaque->right == InvalidBlockNumber ||
-			omen_pos_cmp(key, tid, opaque->high.key, opaque->high.tid) < 0)
-		{
-			if (omen_pos_cmp(key, tid, opaque->low.key, opaque->low.tid) < 0)
-				omen_corrupt(index, BufferGetBlockNumber(buf),
-							 "position (" INT64_FORMAT ", " INT64_FORMAT ") lies left of the low fence (" INT64_FORMAT ", " INT64_FORMAT ")",
-							 key, tid, opaque->low.key, opaque->low.tid);
-			return buf;
-		}
-		next = opaque->right;
-		UnlockReleaseBuffer(buf);
-		CHECK_FOR_INTERRUPTS();
-		buf = omen_read_page(index, next, lockmode, want);
-	}
-}
-
-/*
- * Find and lock the leaf of the given tree whose range holds (key, tid).
- * When the walk starts from the last leaf this backend knows, the leaves
- * it passes are remembered (see OmenTreeModel.ntail), so a model that is
- * stale only because of appends costs each backend the walk once.
- */
-Buffer
-omen_find_leaf(Relation index, int tree, int64 key, int64 tid, int lockmode, uint16 want)
-{
-	OmenModelCache *model = omen_get_model(index);
-	bool		at_end;
-	BlockNumber blkno = omen_model_find_leaf(model, tree, key, tid, &at_end);
-	Buffer		buf;
 	int			steps = 0;
 
-	if (blkno == InvalidBlockNumber)
-		omen_corrupt(index, OMEN_METAPAGE_BLKNO, "the model lists no leaf for tree %d", tree);
-	buf = omen_read_page(index, blkno, lockmode, want);
-
 	for (;;)
 	{
 		Page		page = BufferGetPage(buf);
@@ -282,7 +269,7 @@ omen_find_leaf(Relation index, int tree, int64 key, int64 tid, int lockmode, uin
 
 		if (opaque->right == InvalidBlockNumber ||
 			omen_pos_cmp(key, tid, opaque->high.key, opaque->high.tid) < 0)
-			return omen_move_right(index, buf, key, tid, lockmode, want);
+			return buf;
 		next = opaque->right;
 		UnlockReleaseBuffer(buf);
 		CHECK_FOR_INTERRUPTS();
@@ -300,10 +287,97 @@ omen_find_leaf(Relation index, int tree, int64 key, int64 tid, int lockmode, uin
 			if (meta.model_version != model->version)
 				model->stale = true;
 		}
-		buf = omen_read_page(index, next, lockmode, want);
+		buf = ReadBuffer(index, next);
+		LockBuffer(buf, lockmode);
+		page = BufferGetPage(buf);
+		if (!omen_page_is_leaf(page, want) ||
+			omen_pos_cmp(key, tid, OmenPageGetOpaque(page)->low.key, OmenPageGetOpaque(page)->low.tid) < 0)
+		{
+			UnlockReleaseBuffer(buf);
+			return InvalidBuffer;
+		}
+		omen_check_page(index, buf, next, want);
 		if (at_end)
-			learn_tail_leaf(model, tree, BufferGetPage(buf), next);
+			learn_tail_leaf(model, tree, page, next);
 	}
+}
+
+/*
+ * Lock the leaf the model names for (key, tid).  A leaf the model lists
+ * may since have been unlinked by VACUUM and recycled (as a model page, or
+ * as a leaf elsewhere): if the page is not a leaf of the tree or its range
+ * starts after the position, take the model's previous leaf instead.  The
+ * leftmost leaf is never unlinked, so this ends.
+ */
+static Buffer
+model_start_leaf(Relation index, OmenModelCache *model, int tree, int64 key, int64 tid,
+				 int lockmode, uint16 want, bool *at_end)
+{
+	int			skip;
+	BlockNumber last = InvalidBlockNumber;
+
+	for (skip = 0;; skip++)
+	{
+		BlockNumber blkno = omen_model_find_leaf(model, tree, key, tid, at_end, skip);
+		Buffer		buf;
+		Page		page;
+
+		if (blkno == InvalidBlockNumber)
+		{
+			/*
+			 * Even the model's first leaf, the leftmost, which never moves,
+			 * is not where it should be: say what is wrong with it.
+			 */
+			if (last != InvalidBlockNumber)
+			{
+				buf = omen_read_page(index, last, lockmode, want);
+				UnlockReleaseBuffer(buf);
+			}
+			omen_corrupt(index, last != InvalidBlockNumber ? last : OMEN_METAPAGE_BLKNO,
+						 "the model of tree %d lists no leaf at or left of (" INT64_FORMAT ", " INT64_FORMAT ")",
+						 tree, key, tid);
+		}
+		last = blkno;
+		buf = ReadBuffer(index, blkno);
+		LockBuffer(buf, lockmode);
+		page = BufferGetPage(buf);
+		if (omen_page_is_leaf(page, want) &&
+			omen_pos_cmp(key, tid, OmenPageGetOpaque(page)->low.key, OmenPageGetOpaque(page)->low.tid) >= 0)
+		{
+			omen_check_page(index, buf, blkno, want);
+			return buf;
+		}
+		UnlockReleaseBuffer(buf);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+/* a walk that loses its way this often is not a race: the chain is broken */
+#define OMEN_MAX_RESTARTS		100
+
+/*
+ * Find and lock the leaf of the given tree whose range holds (key, tid):
+ * start where the model says, walk right.  Correctness never depends on
+ * the model, only the number of pages read.
+ */
+Buffer
+omen_find_leaf(Relation index, int tree, int64 key, int64 tid, int lockmode, uint16 want)
+{
+	int			restarts;
+
+	for (restarts = 0; restarts < OMEN_MAX_RESTARTS; restarts++)
+	{
+		OmenModelCache *model = omen_get_model(index);
+		bool		at_end;
+		Buffer		buf = model_start_leaf(index, model, tree, key, tid, lockmode, want, &at_end);
+
+		buf = walk_right(index, model, tree, buf, key, tid, lockmode, want, at_end);
+		if (BufferIsValid(buf))
+			return buf;
+	}
+	omen_corrupt(index, OMEN_METAPAGE_BLKNO,
+				 "no leaf of tree %d holds position (" INT64_FORMAT ", " INT64_FORMAT ") after %d walks",
+				 tree, key, tid, OMEN_MAX_RESTARTS);
 }
 
 /* ---------------------------------------------------------------------

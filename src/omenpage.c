@@ -5,6 +5,7 @@
 #include "postgres.h"
 
 #include "access/generic_xlog.h"
+#include "miscadmin.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
 #include "utils/rel.h"
@@ -51,8 +52,6 @@ omen_init_page(Page page, uint16 flags)
 	opaque->page_id = OMEN_PAGE_ID;
 }
 
-#define OMEN_P_KIND_MASK (OMEN_P_META | OMEN_P_LEAF | OMEN_P_NULLS | OMEN_P_MODEL | OMEN_P_FREE)
-
 /*
  * Check that a page is an omen page of the wanted kind and that its layout
  * is self-consistent.  'want' is the exact set of kind flags, or 0 to accept
@@ -84,6 +83,22 @@ omen_check_page(Relation index, Buffer buf, BlockNumber blkno, uint16 want)
 		if (!omen_leaf_check_layout(page, why, sizeof(why)))
 			omen_corrupt(index, blkno, "%s", why);
 	}
+}
+
+/*
+ * Is the page a leaf of the wanted kind?  No ERROR: a page reached through
+ * a link read before it was unlinked and recycled is not corrupt, just no
+ * longer where the reader thought.
+ */
+bool
+omen_page_is_leaf(Page page, uint16 want)
+{
+	OmenPageOpaque opaque;
+
+	if (PageIsNew(page) || PageGetSpecialSize(page) != MAXALIGN(sizeof(OmenPageOpaqueData)))
+		return false;
+	opaque = OmenPageGetOpaque(page);
+	return opaque->page_id == OMEN_PAGE_ID && (opaque->flags & OMEN_P_KIND_MASK) == want;
 }
 
 void
@@ -123,53 +138,9 @@ omen_read_page(Relation index, BlockNumber blkno, int mode, uint16 want)
 	return buf;
 }
 
-/*
- * Get an exclusively locked page to initialize: a recycled one from the FSM
- * if possible, else a new block at the end.  The caller initializes it with
- * GENERIC_XLOG_FULL_IMAGE.
- */
-Buffer
-omen_new_page(Relation index)
-{
-	Buffer		buf;
-
-	for (;;)
-	{
-		BlockNumber blkno = GetFreeIndexPage(index);
-
-		if (blkno == InvalidBlockNumber)
-			break;
-		buf = ReadBuffer(index, blkno);
-
-		/*
-		 * Someone else may have taken the page from the FSM too; only a page
-		 * still marked free (or never initialized) is ours.
-		 */
-		if (ConditionalLockBuffer(buf))
-		{
-			Page		page = BufferGetPage(buf);
-
-			if (PageIsNew(page))
-				return buf;
-			if (PageGetSpecialSize(page) == MAXALIGN(sizeof(OmenPageOpaqueData)) &&
-				OmenPageGetOpaque(page)->page_id == OMEN_PAGE_ID &&
-				(OmenPageGetOpaque(page)->flags & OMEN_P_FREE))
-				return buf;
-			LockBuffer(buf, BUFFER_LOCK_UNLOCK);
-		}
-		ReleaseBuffer(buf);
-	}
-
-	return omen_new_leaf_page(index);
-}
-
-/*
- * A new block at the end, exclusively locked.  Leaves are always allocated
- * this way, never from the FSM, so that a new leaf's block number is above
- * every block that existed before it: the split log (omen.h) relies on it.
- */
-Buffer
-omen_new_leaf_page(Relation index)
+/* A new block at the end, exclusively locked. */
+static Buffer
+extend_index(Relation index)
 {
 	Buffer		buf;
 	bool		needlock;
@@ -182,6 +153,172 @@ omen_new_leaf_page(Relation index)
 	if (needlock)
 		UnlockRelationForExtension(index, ExclusiveLock);
 	return buf;
+}
+
+/* Lock a buffer exclusively without waiting; InvalidBuffer if busy. */
+static Buffer
+try_lock_page(Relation index, BlockNumber blkno)
+{
+	Buffer		buf = ReadBuffer(index, blkno);
+
+	if (ConditionalLockBuffer(buf))
+		return buf;
+	ReleaseBuffer(buf);
+	return InvalidBuffer;
+}
+
+/*
+ * Unlink the exclusively locked empty leaf in ebuf from its chain, to
+ * reuse the page: its right sibling takes over its key range (that
+ * sibling's low fence comes down to the leaf's: fences only go down), its
+ * left sibling links to that right sibling, and the page becomes free.
+ * The metapage logs it as a changed leaf, so the next retrain drops it
+ * from the model; until then a lookup that the model sends there finds a
+ * page that is not the leaf it expects and takes the model's previous
+ * leaf instead (omenmodel.c).  The left sibling, the right sibling and the
+ * metapage are locked without waiting (the caller may hold other leaves):
+ * if any is busy, or the leaf is in the log still (omen_log_contains),
+ * nothing changes and false is returned.  One WAL record.
+ */
+static bool
+unlink_for_reuse(Relation index, Buffer ebuf)
+{
+	Page		epage = BufferGetPage(ebuf);
+	OmenPageOpaque eop = OmenPageGetOpaque(epage);
+	uint16		kind = eop->flags & (OMEN_P_LEAF | OMEN_P_NULLS);
+	BlockNumber blkno = BufferGetBlockNumber(ebuf);
+	Buffer		lbuf;
+	Buffer		rbuf;
+	Buffer		metabuf;
+	OmenPageOpaque lop;
+	OmenPageOpaque rop;
+	OmenPos		low = eop->low;
+	BlockNumber right = eop->right;
+	OmenMetaPage meta;
+	char		before[OMEN_META_LOG_CONTROL_END];
+	OmenXLog	xl;
+
+	/* the left link is exact: a split of the left sibling needs our lock */
+	lbuf = try_lock_page(index, eop->left);
+	if (!BufferIsValid(lbuf))
+		return false;
+	rbuf = try_lock_page(index, right);
+	if (!BufferIsValid(rbuf))
+	{
+		UnlockReleaseBuffer(lbuf);
+		return false;
+	}
+	metabuf = try_lock_page(index, OMEN_METAPAGE_BLKNO);
+	if (!BufferIsValid(metabuf))
+	{
+		UnlockReleaseBuffer(rbuf);
+		UnlockReleaseBuffer(lbuf);
+		return false;
+	}
+	omen_check_page(index, lbuf, eop->left, kind);
+	omen_check_page(index, rbuf, right, kind);
+	omen_check_page(index, metabuf, OMEN_METAPAGE_BLKNO, OMEN_P_META);
+	lop = OmenPageGetOpaque(BufferGetPage(lbuf));
+	rop = OmenPageGetOpaque(BufferGetPage(rbuf));
+	if (lop->right != blkno)
+		omen_corrupt(index, eop->left, "right link is %u, expected %u", lop->right, blkno);
+	if (rop->left != blkno)
+		omen_corrupt(index, right, "left link is %u, expected %u", rop->left, blkno);
+	meta = OmenPageGetMeta(BufferGetPage(metabuf));
+	if (omen_log_contains(meta, blkno))
+	{
+		UnlockReleaseBuffer(metabuf);
+		UnlockReleaseBuffer(rbuf);
+		UnlockReleaseBuffer(lbuf);
+		return false;
+	}
+	memcpy(before, meta, sizeof(before));
+
+	omen_xlog_start(&xl, index);
+	START_CRIT_SECTION();
+	lop->right = right;
+	omen_xlog_range(&xl, lbuf, (char *) &lop->right - (char *) BufferGetPage(lbuf), sizeof(BlockNumber));
+	rop->left = BufferGetBlockNumber(lbuf);
+	rop->low = low;
+	omen_xlog_range(&xl, rbuf, (char *) rop - (char *) BufferGetPage(rbuf),
+					offsetof(OmenPageOpaqueData, high));
+	omen_init_page(epage, OMEN_P_FREE);
+	omen_xlog_full(&xl, ebuf);
+	meta->leaf_pages--;
+	meta->splits_total++;
+	omen_log_new_leaf(meta, blkno);
+	omen_xlog_diff(&xl, metabuf, before, (char *) meta - (char *) BufferGetPage(metabuf), sizeof(before));
+	if (blkno >= meta->log_base && blkno - meta->log_base < OMEN_LOG_BLOCKS)
+		omen_xlog_range(&xl, metabuf,
+						(char *) &meta->log_bits[(blkno - meta->log_base) / 8] -
+						(char *) BufferGetPage(metabuf), 1);
+	omen_xlog_finish(&xl);
+	END_CRIT_SECTION();
+
+	UnlockReleaseBuffer(metabuf);
+	UnlockReleaseBuffer(rbuf);
+	UnlockReleaseBuffer(lbuf);
+	return true;
+}
+
+/* the free space map entries a page allocation looks at before extending */
+#define OMEN_FSM_TRIES			8
+
+/*
+ * Get an exclusively locked page to initialize: from the FSM if possible,
+ * else a new block at the end.  The caller initializes it with a full page
+ * image.  The FSM lists free pages (model pages a retrain replaced, and
+ * leaves unlinked earlier) and empty leaves, which are unlinked here
+ * (unlink_for_reuse) if that takes no waiting.  A leaf that moves so is
+ * logged: until the next retrain drops it from the model, a lookup the
+ * model sends to it either finds it is not the leaf it expected and steps
+ * back (see omenmodel.c), or, if it now lies left of its old place, walks
+ * right from there.  Only conditional locks are taken: a split calls this
+ * holding leaf locks.
+ */
+Buffer
+omen_new_page(Relation index)
+{
+	int			tries;
+
+	for (tries = 0; tries < OMEN_FSM_TRIES; tries++)
+	{
+		BlockNumber blkno = GetFreeIndexPage(index);
+		Buffer		buf;
+		Page		page;
+		OmenPageOpaque opaque;
+		bool		putback = false;
+
+		if (blkno == InvalidBlockNumber)
+			break;
+		buf = try_lock_page(index, blkno);
+		if (!BufferIsValid(buf))
+			continue;
+		page = BufferGetPage(buf);
+		if (PageIsNew(page))
+			return buf;
+		opaque = OmenPageGetOpaque(page);
+		if (PageGetSpecialSize(page) == MAXALIGN(sizeof(OmenPageOpaqueData)) &&
+			opaque->page_id == OMEN_PAGE_ID)
+		{
+			if (opaque->flags & OMEN_P_FREE)
+				return buf;
+			if ((opaque->flags & OMEN_P_LEAF) && !(opaque->flags & OMEN_P_FREE) &&
+				opaque->left != InvalidBlockNumber && opaque->right != InvalidBlockNumber &&
+				OmenLeafNEntries(page) == 0)
+			{
+				/* an empty leaf: unlink it, if nobody is in the way */
+				if (unlink_for_reuse(index, buf))
+					return buf;
+				putback = true;
+			}
+		}
+		UnlockReleaseBuffer(buf);
+		if (putback)
+			RecordFreeIndexPage(index, blkno);
+	}
+
+	return extend_index(index);
 }
 
 void

@@ -50,6 +50,8 @@ typedef struct RetrainState
 	int			nold;
 	int			oldcap;
 	uint64		leaves_read;
+	BlockNumber *removed[OMEN_NTREES];	/* logged blocks, sorted */
+	int			nremoved[OMEN_NTREES];
 } RetrainState;
 
 /* ---------------------------------------------------------------------
@@ -69,9 +71,9 @@ log_bits_empty(const OmenMetaPageData *meta)
 }
 
 /*
- * Record a new leaf.  Called by a split with the metapage registered in
- * the split's WAL record, so the leaf and its log entry are one atomic
- * change.
+ * Record a new leaf, or one VACUUM unlinked.  Called with the metapage
+ * registered in the WAL record of the split or the unlink, so the change
+ * and its log entry are one atomic change.
  */
 void
 omen_log_new_leaf(OmenMetaPage meta, BlockNumber blkno)
@@ -83,13 +85,19 @@ omen_log_new_leaf(OmenMetaPage meta, BlockNumber blkno)
 		meta->log_bits[bit / 8] |= (uint8) (1 << (bit % 8));
 		return;
 	}
-	if (blkno >= meta->log_base && log_bits_empty(meta))
+	if (log_bits_empty(meta))
 	{
-		/* an empty window moves to the new leaf */
-		meta->log_base = blkno - blkno % 8;
+		/*
+		 * An empty window moves to the new leaf, so that it also covers the
+		 * blocks below it: new leaves come from the end of the relation and
+		 * from pages VACUUM freed anywhere in it.
+		 */
+		meta->log_base = blkno < OMEN_LOG_BLOCKS / 2 ? 0 : (blkno - OMEN_LOG_BLOCKS / 2) & ~7;
 		omen_log_new_leaf(meta, blkno);
 		return;
 	}
+	if (omen_log_contains(meta, blkno))
+		return;					/* unlinked, then reused at once */
 	if (meta->log_nextra < OMEN_LOG_EXTRA)
 	{
 		meta->log_extra[meta->log_nextra++] = blkno;
@@ -97,6 +105,25 @@ omen_log_new_leaf(OmenMetaPage meta, BlockNumber blkno)
 	}
 	meta->log_dropped++;
 	meta->log_lost = 1;
+}
+
+/*
+ * Is the block in the log?  Such a leaf is not unlinked until a retrain
+ * has consumed its entry: the retrain may be reading it as a leaf right
+ * now, and a second entry for it would be cleared with the first.
+ */
+bool
+omen_log_contains(const OmenMetaPageData *meta, BlockNumber blkno)
+{
+	uint32		i;
+
+	if (blkno >= meta->log_base && blkno - meta->log_base < OMEN_LOG_BLOCKS &&
+		(meta->log_bits[(blkno - meta->log_base) / 8] & (1 << ((blkno - meta->log_base) % 8))))
+		return true;
+	for (i = 0; i < meta->log_nextra; i++)
+		if (meta->log_extra[i] == blkno)
+			return true;
+	return false;
 }
 
 /* Entries in the log. */
@@ -200,6 +227,15 @@ omen_collect_leaves(Relation index, BlockNumber root, uint16 want, OmenLeafList 
 }
 
 static int
+blockno_cmp(const void *a, const void *b)
+{
+	BlockNumber x = *(const BlockNumber *) a;
+	BlockNumber y = *(const BlockNumber *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}
+
+static int
 newleaf_cmp(const void *a, const void *b)
 {
 	const NewLeaf *x = (const NewLeaf *) a;
@@ -227,32 +263,58 @@ read_logged_leaves(RetrainState *rs, const OmenMetaPageData *meta, NewLeaf **lea
 			(*consumed)[(*nconsumed)++] = meta->log_base + i;
 	for (i = 0; i < (int) meta->log_nextra; i++)
 		(*consumed)[(*nconsumed)++] = meta->log_extra[i];
+	/* each block once: a duplicate would be listed twice in the model */
+	if (*nconsumed > 1)
+	{
+		int			j = 0;
+
+		qsort(*consumed, *nconsumed, sizeof(BlockNumber), blockno_cmp);
+		for (i = 1; i < *nconsumed; i++)
+			if ((*consumed)[i] != (*consumed)[j])
+				(*consumed)[++j] = (*consumed)[i];
+		*nconsumed = j + 1;
+	}
 
 	for (t = 0; t < OMEN_NTREES; t++)
 	{
 		leaves[t] = palloc(cap * sizeof(NewLeaf));
 		nleaves[t] = 0;
 	}
+	for (t = 0; t < OMEN_NTREES; t++)
+		rs->removed[t] = palloc(cap * sizeof(BlockNumber));
 	for (i = 0; i < *nconsumed; i++)
 	{
 		BlockNumber blkno = (*consumed)[i];
 		Buffer		buf = omen_read_page(rs->index, blkno, BUFFER_LOCK_SHARE, 0);
 		OmenPageOpaque opaque = OmenPageGetOpaque(BufferGetPage(buf));
 
-		if (!(opaque->flags & OMEN_P_LEAF))
-			omen_corrupt(rs->index, blkno, "the split log names a page that is not a leaf");
+		/*
+		 * Wherever the model lists this block, it lists it with a fence it
+		 * may no longer have: the page was unlinked (free now, or a leaf
+		 * elsewhere, maybe of the other tree) or is new.  Drop it from both
+		 * trees' pieces, and add it back where it is now if it is a leaf.
+		 */
+		for (t = 0; t < OMEN_NTREES; t++)
+			rs->removed[t][rs->nremoved[t]++] = blkno;
 		t = (opaque->flags & OMEN_P_NULLS) ? OMEN_TREE_NULLS : OMEN_TREE_KEYS;
-		leaves[t][nleaves[t]].key = opaque->low.key;
-		leaves[t][nleaves[t]].tid = opaque->low.tid;
-		leaves[t][nleaves[t]].block = blkno;
-		nleaves[t]++;
+		if ((opaque->flags & OMEN_P_LEAF) && !(opaque->flags & OMEN_P_FREE))
+		{
+			leaves[t][nleaves[t]].key = opaque->low.key;
+			leaves[t][nleaves[t]].tid = opaque->low.tid;
+			leaves[t][nleaves[t]].block = blkno;
+			nleaves[t]++;
+		}
 		UnlockReleaseBuffer(buf);
 		rs->leaves_read++;
 		CHECK_FOR_INTERRUPTS();
 	}
 	for (t = 0; t < OMEN_NTREES; t++)
+	{
 		if (nleaves[t] > 1)
 			qsort(leaves[t], nleaves[t], sizeof(NewLeaf), newleaf_cmp);
+		if (rs->nremoved[t] > 1)
+			qsort(rs->removed[t], rs->nremoved[t], sizeof(BlockNumber), blockno_cmp);
+	}
 }
 
 /* ---------------------------------------------------------------------
@@ -302,8 +364,12 @@ append_desc(RetrainState *rs, int t, const OmenPieceDesc *d)
 }
 
 /*
- * Refit one piece with the new leaves that fall in it: read the piece's
- * page, merge, fit (splitting it if it grew too long) and write.
+ * Refit one piece: drop the blocks the log names (a leaf unlinked for
+ * reuse, wherever it went since), merge the logged leaves that fall in it
+ * at their fences now, fit (splitting the piece if it grew too long) and
+ * write.  The first piece always keeps its first leaf, the leftmost, which
+ * is never unlinked; a later piece left with no leaf is dropped (its range
+ * falls to the piece before).
  */
 static void
 refit_piece(RetrainState *rs, int t, uint32 p, const OmenPieceDesc *d, const NewLeaf *nl, int k,
@@ -319,6 +385,7 @@ refit_piece(RetrainState *rs, int t, uint32 p, const OmenPieceDesc *d, const New
 	int			n = 0;
 	uint32		i = 0;
 	int			j = 0;
+	bool		changed = k > 0;
 
 	omen_piece_from_page(rs->index, d->block, BufferGetPage(buf), d, t, data, &pc);
 	UnlockReleaseBuffer(buf);
@@ -329,18 +396,20 @@ refit_piece(RetrainState *rs, int t, uint32 p, const OmenPieceDesc *d, const New
 	{
 		int			c;
 
+		if (i < pc.nleaves && rs->nremoved[t] > 0 &&
+			bsearch(&pc.blocks[i], rs->removed[t], rs->nremoved[t], sizeof(BlockNumber), blockno_cmp))
+		{
+			i++;				/* logged: listed again below if still a leaf */
+			changed = true;
+			continue;
+		}
+
 		if (i == pc.nleaves)
 			c = 1;
 		else if (j == k)
 			c = -1;
 		else
 			c = omen_pos_cmp(pc.keys[i], pc.tids[i], nl[j].key, nl[j].tid);
-		if (c == 0 && pc.blocks[i] == nl[j].block)
-		{
-			/* a leaf listed already (logged again after a full refit) */
-			j++;
-			continue;
-		}
 		if (c == 0)
 		{
 			/*
@@ -367,8 +436,10 @@ refit_piece(RetrainState *rs, int t, uint32 p, const OmenPieceDesc *d, const New
 		}
 		n++;
 	}
-	if (n == (int) pc.nleaves)
+	if (!changed)
 		append_desc(rs, t, d);	/* nothing new after all */
+	else if (n == 0)
+		remember_old_page(rs, d->block, d->written);	/* every leaf unlinked */
 	else
 	{
 		omen_fit_pieces(t, keys, tids, blocks, n, p == 0, OMEN_PIECE_MAX_LEAVES, epsilon, rs->version,
@@ -402,7 +473,8 @@ refit_tree(RetrainState *rs, int t, const OmenModelRootHeader *root, const NewLe
 		while (j < k && (p + 1 == np ||
 						 omen_pos_cmp(nl[j].key, nl[j].tid, d[p + 1].first_key, d[p + 1].first_tid) < 0))
 			j++;
-		if (j == start)
+		/* any piece may list a logged block: read them all */
+		if (j == start && rs->nremoved[t] == 0)
 			append_desc(rs, t, &d[p]);
 		else
 			refit_piece(rs, t, p, &d[p], nl + start, j - start, epsilon);
@@ -637,8 +709,12 @@ omen_retrain(Relation index, bool full)
 	if (consumed)
 		pfree(consumed);
 	for (t = 0; t < OMEN_NTREES; t++)
+	{
 		if (rs.descs[t])
 			pfree(rs.descs[t]);
+		if (rs.removed[t])
+			pfree(rs.removed[t]);
+	}
 	if (rs.old)
 		pfree(rs.old);
 	return published;

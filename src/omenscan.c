@@ -515,41 +515,106 @@ load_leaf(OmenScanOpaque so, OmenScanPos *pos, Buffer buf)
 }
 
 /*
+ * Lock a page reached through a link saved earlier, if it is still where
+ * the link said: a leaf of the tree whose range starts at or before the
+ * bound (forward) or before it (backward).  Otherwise (VACUUM unlinked it
+ * and it was recycled since) return InvalidBuffer.
+ */
+static Buffer
+lock_linked_leaf(Relation index, BlockNumber blkno, uint16 want, OmenPos bound, bool backward)
+{
+	Buffer		buf = ReadBuffer(index, blkno);
+	Page		page;
+	int			c;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	page = BufferGetPage(buf);
+	if (omen_page_is_leaf(page, want))
+	{
+		c = omen_pos_cmp(OmenPageGetOpaque(page)->low.key, OmenPageGetOpaque(page)->low.tid,
+						 bound.key, bound.tid);
+		if (backward ? c < 0 : c <= 0)
+		{
+			omen_check_page(index, buf, blkno, want);
+			return buf;
+		}
+	}
+	UnlockReleaseBuffer(buf);
+	return InvalidBuffer;
+}
+
+/*
+ * The leaf that now holds the bound, found afresh.  A race (a leaf
+ * unlinked and recycled between two steps) makes this happen once; a
+ * chain whose links keep failing is broken.
+ */
+static Buffer
+reseek_bound(IndexScanDesc scan, OmenScanPos *pos)
+{
+	if (++pos->reseeks > 100)
+		omen_corrupt(scan->indexRelation, pos->blkno, "sibling links of tree %d lead nowhere near the scan",
+					 pos->tree);
+	return omen_find_leaf(scan->indexRelation, pos->tree, pos->bound.key, pos->bound.tid,
+						  BUFFER_LOCK_SHARE, tree_want(pos->tree));
+}
+
+/*
+ * Step right from the leaf we just read, to its saved right link: the
+ * leaf that held the position of our high fence.  If that page is no
+ * longer such a leaf, find the one that holds it now.
+ */
+static Buffer
+step_right(IndexScanDesc scan, OmenScanPos *pos)
+{
+	Buffer		buf = lock_linked_leaf(scan->indexRelation, pos->next, tree_want(pos->tree),
+									   pos->bound, false);
+
+	if (!BufferIsValid(buf))
+		return reseek_bound(scan, pos);
+	pos->reseeks = 0;
+	return buf;
+}
+
+/*
  * Step left from the leaf we just read.  Its saved left link may be stale
  * if that sibling split since; the true left neighbour is the page whose
  * right link points back to us, found by moving right from the saved one.
- * If that neighbour's high fence is below the low fence we read, it gave
- * entries to our leaf since (rebalance_right): those were not returned, so
- * go instead to the leaf that now holds the position of that low fence,
- * and collect below it.
+ * If that neighbour's high fence is below the bound (the lowest fence the
+ * scan read), it gave entries to our leaf since (rebalance_right): those
+ * were not returned, so go instead to the leaf that now holds the position
+ * of the bound, and collect below it.  The same if the saved link no
+ * longer leads to a leaf left of ours (unlinked for reuse).
  */
 static Buffer
 step_left(IndexScanDesc scan, OmenScanPos *pos)
 {
 	Relation	index = scan->indexRelation;
 	uint16		want = tree_want(pos->tree);
-	Buffer		buf = omen_read_page(index, pos->next, BUFFER_LOCK_SHARE, want);
+	Buffer		buf = lock_linked_leaf(index, pos->next, want, pos->bound, true);
 
-	for (;;)
+	while (BufferIsValid(buf))
 	{
 		OmenPageOpaque opaque = OmenPageGetOpaque(BufferGetPage(buf));
 		BlockNumber next = opaque->right;
 
 		if (next == pos->blkno)
 		{
-			if (omen_pos_cmp(opaque->high.key, opaque->high.tid, pos->low.key, pos->low.tid) == 0)
+			if (omen_pos_cmp(opaque->high.key, opaque->high.tid, pos->bound.key, pos->bound.tid) >= 0)
+			{
+				pos->reseeks = 0;
 				return buf;
-			UnlockReleaseBuffer(buf);
-			return omen_find_leaf(index, pos->tree, pos->low.key, pos->low.tid, BUFFER_LOCK_SHARE, want);
+			}
+			break;
 		}
-		if (next == InvalidBlockNumber ||
-			omen_pos_cmp(opaque->low.key, opaque->low.tid, pos->low.key, pos->low.tid) >= 0)
-			omen_corrupt(index, BufferGetBlockNumber(buf),
-						 "sibling links do not lead back to block %u", pos->blkno);
 		UnlockReleaseBuffer(buf);
 		CHECK_FOR_INTERRUPTS();
-		buf = omen_read_page(index, next, BUFFER_LOCK_SHARE, want);
+		if (next == InvalidBlockNumber)
+			return reseek_bound(scan, pos);
+		buf = lock_linked_leaf(index, next, want, pos->bound, true);
 	}
+	if (BufferIsValid(buf))
+		UnlockReleaseBuffer(buf);
+	return reseek_bound(scan, pos);
 }
 
 /* Position on the leaf where range pos->range starts, locked. */
@@ -609,21 +674,27 @@ advance(IndexScanDesc scan)
 		{
 			/*
 			 * The current range continues on a sibling.  Everything on the
-			 * near side of the fence of the leaf just read was returned;
-			 * the sibling may since have received some of those entries
-			 * (rebalance_right), so its items are bounded by that fence.
+			 * near side of the fence of the leaf just read was returned
+			 * (and of every leaf read before in this range: a leaf whose
+			 * fence went down meanwhile can lie wholly behind the scan),
+			 * so the bound is the furthest such fence.  Entries behind it
+			 * that moved since (rebalance_right) are not returned twice.
 			 */
-			pos->bounded = true;
 			if (ScanDirectionIsBackward(so->dir))
 			{
-				pos->bound = pos->low;
+				if (!pos->bounded || omen_pos_cmp(pos->low.key, pos->low.tid,
+												  pos->bound.key, pos->bound.tid) < 0)
+					pos->bound = pos->low;
+				pos->bounded = true;
 				buf = step_left(scan, pos);
 			}
 			else
 			{
-				pos->bound = pos->high;
-				buf = omen_read_page(scan->indexRelation, pos->next, BUFFER_LOCK_SHARE,
-									 tree_want(pos->tree));
+				if (!pos->bounded || omen_pos_cmp(pos->high.key, pos->high.tid,
+												  pos->bound.key, pos->bound.tid) > 0)
+					pos->bound = pos->high;
+				pos->bounded = true;
+				buf = step_right(scan, pos);
 			}
 			load_leaf(so, pos, buf);
 			return true;

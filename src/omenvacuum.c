@@ -10,9 +10,12 @@
  * whose TIDs it is returning, so VACUUM cannot remove, and the heap cannot
  * recycle, a TID a scan is about to visit.
  *
- * Emptied leaves stay in the chain (they keep their key range and take the
- * inserts that fall into it), so deleting everything and inserting the same
- * rows again reuses the same leaves.
+ * Emptied leaves stay in the chain: they keep their key range and take
+ * the inserts that fall into it, so deleting rows and inserting the same
+ * keys again reuses them in place.  VACUUM also records them in the free
+ * space map: a split that needs a page elsewhere takes one, unlinking it
+ * from its chain (omen_new_page), so the space is reused whatever keys
+ * come back.
  */
 #include "postgres.h"
 
@@ -93,9 +96,9 @@ vacuum_tree(Relation index, BlockNumber root, uint16 want, IndexBulkDeleteResult
 			n = vacuum_leaf(index, buf, stats, callback, callback_state, keys, tids);
 		else
 			n = OmenLeafNEntries(page);
+		UnlockReleaseBuffer(buf);
 		stats->num_index_tuples += n;
 		stats->num_pages += 1;
-		UnlockReleaseBuffer(buf);
 	}
 	pfree(keys);
 	pfree(tids);
@@ -125,7 +128,8 @@ omenbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
  * pages that are not in the current model (its root chain and pieces) (a retrain that crashed
  * before its switch, or before freeing the old chain, leaves such pages)
  * and pages never initialized (an extension that crashed before its WAL
- * record).  Holds the retrain lock, so no model is being written meanwhile.
+ * record); and empty leaves, which stay linked until a split takes one.
+ * Holds the retrain lock, so no model is being written meanwhile.
  */
 static int
 blockno_cmp(const void *a, const void *b)
@@ -144,6 +148,7 @@ recycle_pages(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	BlockNumber nblocks;
 	BlockNumber blkno;
 	BlockNumber nfree = 0;
+	BlockNumber nempty = 0;
 	BlockNumber *chain;
 	uint32		nchain = 0;
 	bool		needlock = !RELATION_IS_LOCAL(index);
@@ -212,6 +217,13 @@ recycle_pages(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 					GenericXLogFinish(state);
 				}
 			}
+			else if ((opaque->flags & OMEN_P_LEAF) && OmenLeafNEntries(page) == 0 &&
+					 opaque->left != InvalidBlockNumber && opaque->right != InvalidBlockNumber)
+			{
+				/* an empty leaf: a split elsewhere may unlink and reuse it */
+				RecordFreeIndexPage(index, blkno);
+				nempty++;
+			}
 		}
 		UnlockReleaseBuffer(buf);
 		if (isfree)
@@ -223,7 +235,7 @@ recycle_pages(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 	omen_unlock_retrain(index);
 	pfree(chain);
 	IndexFreeSpaceMapVacuum(index);
-	stats->pages_free = nfree;
+	stats->pages_free = nfree + nempty;
 	stats->pages_deleted = nfree;	/* free pages are the only "deleted" ones */
 	return nblocks;
 }
