@@ -127,11 +127,7 @@ CREATE FUNCTION omen_index_stats(
     OUT last_retrain timestamptz,
     OUT index_bytes bigint,
     OUT fillfactor int,
-    OUT null_entries bigint,
-    OUT drift float8,
-    OUT model_pieces int,
-    OUT model_leaves bigint,
-    OUT last_retrain_leaves bigint)
+    OUT null_entries bigint)
 RETURNS record
 AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL SAFE;
 
@@ -139,19 +135,9 @@ CREATE FUNCTION omen_index_check(index regclass, heapallindexed bool DEFAULT fal
 RETURNS void
 AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL RESTRICTED;
 
-CREATE FUNCTION omen_index_retrain(index regclass, full_refit bool DEFAULT false)
+CREATE FUNCTION omen_index_retrain(index regclass)
 RETURNS void
 AS 'MODULE_PATHNAME' LANGUAGE C STRICT VOLATILE PARALLEL UNSAFE;
 
 -- Like amcheck's functions, the check is not for everyone.
 REVOKE ALL ON FUNCTION omen_index_check(regclass, bool) FROM PUBLIC;
-
--- One row per leaf, in key order (the key tree, then the null tree): how
--- the leaf stores its entries and how many are pending.  Reads every leaf.
-CREATE FUNCTION omen_index_leaves(index regclass,
-    OUT blkno bigint, OUT tree text, OUT entries int, OUT pending int,
-    OUT key_width int, OUT tid_width int, OUT free_bytes int,
-    OUT low_key bigint, OUT high_key bigint)
-    RETURNS SETOF record
-    AS 'MODULE_PATHNAME' LANGUAGE C STRICT;
-REVOKE ALL ON FUNCTION omen_index_leaves(regclass) FROM PUBLIC;

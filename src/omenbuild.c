@@ -4,13 +4,23 @@
  *	  maintenance_work_mem, write the leaves bottom-up in key order, fit the
  *	  model in one streaming pass and write it, then the metapage.
  *
+ * The scan and sort run in parallel when the planner grants workers
+ * (max_parallel_maintenance_workers, the table's size, its parallel_workers
+ * option): each participant, the leader included, scans part of the heap
+ * through a parallel table scan and sorts what it saw into a shared
+ * tuplesort run; the leader then merges the runs and writes the index
+ * alone, as nbtree's parallel build does.
+ *
  * The index is new, so the pages are written straight through smgr (as
  * nbtree's bulk loader does) and WAL-logged as full page images.
  */
 #include "postgres.h"
 
+#include "access/parallel.h"
 #include "access/relscan.h"
+#include "access/table.h"
 #include "access/tableam.h"
+#include "access/xact.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
 #include "catalog/pg_operator.h"
@@ -19,8 +29,13 @@
 #include "commands/progress.h"
 #include "executor/tuptable.h"
 #include "miscadmin.h"
+#include "optimizer/optimizer.h"
 #include "pgstat.h"
+#include "storage/condition_variable.h"
 #include "storage/smgr.h"
+#include "storage/spin.h"
+#include "tcop/tcopprot.h"
+#include "utils/snapmgr.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 #include "utils/tuplesort.h"
@@ -72,6 +87,49 @@ typedef struct OmenBuildState
 	Tuplesortstate *nullsort;	/* encoded TIDs of NULL entries, int8 */
 	double		indtuples;
 } OmenBuildState;
+
+/* keys of the parallel build's shared memory */
+#define OMEN_KEY_SHARED			UINT64CONST(0x4F4D454E00000001)
+#define OMEN_KEY_KEYSORT		UINT64CONST(0x4F4D454E00000002)
+#define OMEN_KEY_NULLSORT		UINT64CONST(0x4F4D454E00000003)
+#define OMEN_KEY_QUERY_TEXT		UINT64CONST(0x4F4D454E00000004)
+
+/*
+ * What the participants of a parallel build share: the relations, the
+ * parallel heap scan (after the struct), and the totals each participant
+ * adds when its sorted run is complete.
+ */
+typedef struct OmenShared
+{
+	Oid			heaprelid;
+	Oid			indexrelid;
+	bool		isconcurrent;
+	int			scantuplesortstates;	/* participants planned, leader included */
+
+	ConditionVariable workersdonecv;	/* signalled as each participant finishes */
+	slock_t		mutex;			/* protects the fields below */
+	int			nparticipantsdone;
+	double		reltuples;
+	double		indtuples;
+	bool		brokenhotchain;
+	/* ParallelTableScanDescData follows */
+} OmenShared;
+
+#define ParallelTableScanFromOmenShared(shared) \
+	((ParallelTableScanDesc) ((char *) (shared) + BUFFERALIGN(sizeof(OmenShared))))
+
+/* The leader's handle on a parallel build. */
+typedef struct OmenParallelBuild
+{
+	ParallelContext *pcxt;
+	OmenShared *shared;
+	Sharedsort *keysort;
+	Sharedsort *nullsort;
+	Snapshot	snapshot;
+	int			nparticipants;	/* launched workers + the leader */
+} OmenParallelBuild;
+
+PGDLLEXPORT void omen_parallel_build_main(dsm_segment *seg, shm_toc *toc);
 
 static inline void
 pack_sortkey(pg_uuid_t *u, int64 key, int64 tid)
@@ -354,6 +412,256 @@ omen_build_callback(Relation index, ItemPointer tid, Datum *values,
 	bs->indtuples += 1;
 }
 
+/*
+ * Start the two sorts: the keys with the given memory, the NULL entries
+ * with a sixteenth of it (they are usually few).  'keycoord' and
+ * 'nullcoord' make them parts of a parallel sort, or are NULL.
+ */
+static void
+begin_sorts(OmenBuildState *bs, int workmem, SortCoordinate keycoord, SortCoordinate nullcoord)
+{
+	bs->keysort = tuplesort_begin_datum(UUIDOID, OMEN_UUID_LT_OPERATOR, InvalidOid, false,
+										workmem, keycoord, TUPLESORT_NONE);
+	bs->nullsort = tuplesort_begin_datum(INT8OID, Int8LessOperator, InvalidOid, false,
+										 Max(64, workmem / 16), nullcoord, TUPLESORT_NONE);
+}
+
+static SortCoordinate
+make_coordinate(Sharedsort *sharedsort, bool isworker, int nparticipants)
+{
+	SortCoordinate coord = palloc0(sizeof(SortCoordinateData));
+
+	coord->isWorker = isworker;
+	coord->nParticipants = isworker ? -1 : nparticipants;
+	coord->sharedsort = sharedsort;
+	return coord;
+}
+
+/*
+ * One participant's share of a parallel build: scan the blocks the parallel
+ * heap scan hands out, sort them into this participant's runs of the two
+ * shared sorts, and add the counts to the shared totals.
+ */
+static void
+parallel_scan_and_sort(OmenShared *shared, Sharedsort *keysort, Sharedsort *nullsort,
+					   Relation heap, Relation index, int sortmem, bool progress)
+{
+	OmenBuildState bs;
+	IndexInfo  *indexInfo;
+	TableScanDesc scan;
+	double		reltuples;
+
+	MemSet(&bs, 0, sizeof(bs));
+	bs.keytype = TupleDescAttr(RelationGetDescr(index), 0)->atttypid;
+	begin_sorts(&bs, sortmem, make_coordinate(keysort, true, 0), make_coordinate(nullsort, true, 0));
+
+	indexInfo = BuildIndexInfo(index);
+	indexInfo->ii_Concurrent = shared->isconcurrent;
+	scan = table_beginscan_parallel(heap, ParallelTableScanFromOmenShared(shared));
+	reltuples = table_index_build_scan(heap, index, indexInfo, true, progress,
+									   omen_build_callback, (void *) &bs, scan);
+	tuplesort_performsort(bs.keysort);
+	tuplesort_performsort(bs.nullsort);
+
+	SpinLockAcquire(&shared->mutex);
+	shared->nparticipantsdone++;
+	shared->reltuples += reltuples;
+	shared->indtuples += bs.indtuples;
+	if (indexInfo->ii_BrokenHotChain)
+		shared->brokenhotchain = true;
+	SpinLockRelease(&shared->mutex);
+	ConditionVariableSignal(&shared->workersdonecv);
+
+	tuplesort_end(bs.keysort);
+	tuplesort_end(bs.nullsort);
+}
+
+/* Entry point of a parallel build worker. */
+void
+omen_parallel_build_main(dsm_segment *seg, shm_toc *toc)
+{
+	OmenShared *shared;
+	Sharedsort *keysort;
+	Sharedsort *nullsort;
+	Relation	heap;
+	Relation	index;
+	LOCKMODE	heaplock;
+	LOCKMODE	indexlock;
+
+	debug_query_string = shm_toc_lookup(toc, OMEN_KEY_QUERY_TEXT, true);
+	pgstat_report_activity(STATE_RUNNING, debug_query_string);
+
+	shared = shm_toc_lookup(toc, OMEN_KEY_SHARED, false);
+	/* the leader holds these already; workers are in its lock group */
+	heaplock = shared->isconcurrent ? ShareUpdateExclusiveLock : ShareLock;
+	indexlock = shared->isconcurrent ? RowExclusiveLock : AccessExclusiveLock;
+	heap = table_open(shared->heaprelid, heaplock);
+	index = index_open(shared->indexrelid, indexlock);
+
+	keysort = shm_toc_lookup(toc, OMEN_KEY_KEYSORT, false);
+	nullsort = shm_toc_lookup(toc, OMEN_KEY_NULLSORT, false);
+	tuplesort_attach_shared(keysort, seg);
+	tuplesort_attach_shared(nullsort, seg);
+
+	parallel_scan_and_sort(shared, keysort, nullsort, heap, index,
+						   maintenance_work_mem / shared->scantuplesortstates, false);
+
+	index_close(index, indexlock);
+	table_close(heap, heaplock);
+}
+
+static void
+parallel_end(OmenParallelBuild *par)
+{
+	WaitForParallelWorkersToFinish(par->pcxt);
+	if (IsMVCCSnapshot(par->snapshot))
+		UnregisterSnapshot(par->snapshot);
+	DestroyParallelContext(par->pcxt);
+	ExitParallelMode();
+}
+
+/*
+ * Set up the shared state and launch up to 'request' workers.  Returns
+ * NULL (the build then runs serially) if no dynamic shared memory or no
+ * worker could be had.  A concurrent build scans with an MVCC snapshot
+ * that the workers must use too; a plain build with SnapshotAny.
+ */
+static OmenParallelBuild *
+parallel_begin(Relation heap, Relation index, bool isconcurrent, int request)
+{
+	OmenParallelBuild *par;
+	ParallelContext *pcxt;
+	Snapshot	snapshot;
+	Size		estshared;
+	Size		estsort;
+	OmenShared *shared;
+	Sharedsort *keysort;
+	Sharedsort *nullsort;
+	int			nsorts = request + 1;	/* the leader sorts its share too */
+	Size		querylen = debug_query_string ? strlen(debug_query_string) : 0;
+
+	EnterParallelMode();
+	pcxt = CreateParallelContext("omen_index", "omen_parallel_build_main", request);
+	snapshot = isconcurrent ? RegisterSnapshot(GetTransactionSnapshot()) : SnapshotAny;
+
+	estshared = add_size(BUFFERALIGN(sizeof(OmenShared)), table_parallelscan_estimate(heap, snapshot));
+	estsort = tuplesort_estimate_shared(nsorts);
+	shm_toc_estimate_chunk(&pcxt->estimator, estshared);
+	shm_toc_estimate_chunk(&pcxt->estimator, estsort);
+	shm_toc_estimate_chunk(&pcxt->estimator, estsort);
+	shm_toc_estimate_keys(&pcxt->estimator, 3);
+	if (debug_query_string)
+	{
+		shm_toc_estimate_chunk(&pcxt->estimator, querylen + 1);
+		shm_toc_estimate_keys(&pcxt->estimator, 1);
+	}
+	InitializeParallelDSM(pcxt);
+	if (pcxt->seg == NULL)
+	{
+		if (IsMVCCSnapshot(snapshot))
+			UnregisterSnapshot(snapshot);
+		DestroyParallelContext(pcxt);
+		ExitParallelMode();
+		return NULL;
+	}
+
+	shared = shm_toc_allocate(pcxt->toc, estshared);
+	shared->heaprelid = RelationGetRelid(heap);
+	shared->indexrelid = RelationGetRelid(index);
+	shared->isconcurrent = isconcurrent;
+	shared->scantuplesortstates = nsorts;
+	ConditionVariableInit(&shared->workersdonecv);
+	SpinLockInit(&shared->mutex);
+	shared->nparticipantsdone = 0;
+	shared->reltuples = 0;
+	shared->indtuples = 0;
+	shared->brokenhotchain = false;
+	table_parallelscan_initialize(heap, ParallelTableScanFromOmenShared(shared), snapshot);
+
+	keysort = shm_toc_allocate(pcxt->toc, estsort);
+	nullsort = shm_toc_allocate(pcxt->toc, estsort);
+	tuplesort_initialize_shared(keysort, nsorts, pcxt->seg);
+	tuplesort_initialize_shared(nullsort, nsorts, pcxt->seg);
+
+	shm_toc_insert(pcxt->toc, OMEN_KEY_SHARED, shared);
+	shm_toc_insert(pcxt->toc, OMEN_KEY_KEYSORT, keysort);
+	shm_toc_insert(pcxt->toc, OMEN_KEY_NULLSORT, nullsort);
+	if (debug_query_string)
+	{
+		char	   *query = shm_toc_allocate(pcxt->toc, querylen + 1);
+
+		memcpy(query, debug_query_string, querylen + 1);
+		shm_toc_insert(pcxt->toc, OMEN_KEY_QUERY_TEXT, query);
+	}
+
+	par = palloc0(sizeof(OmenParallelBuild));
+	par->pcxt = pcxt;
+	par->shared = shared;
+	par->keysort = keysort;
+	par->nullsort = nullsort;
+	par->snapshot = snapshot;
+
+	LaunchParallelWorkers(pcxt);
+	if (pcxt->nworkers_launched == 0)
+	{
+		parallel_end(par);
+		pfree(par);
+		return NULL;
+	}
+	par->nparticipants = pcxt->nworkers_launched + 1;
+
+	/* the workers must have restored the snapshot before it can go */
+	if (IsMVCCSnapshot(snapshot))
+		WaitForParallelWorkersToAttach(pcxt);
+	return par;
+}
+
+/*
+ * The leader's part of a parallel build: sort its own share of the heap,
+ * wait for every worker to finish its run, then start the leader's sorts,
+ * which merge all the runs.  Returns the heap tuple count.
+ */
+static double
+parallel_scan(OmenParallelBuild *par, OmenBuildState *bs, Relation heap, Relation index,
+			  IndexInfo *indexInfo)
+{
+	OmenShared *shared = par->shared;
+	double		reltuples;
+
+	parallel_scan_and_sort(shared, par->keysort, par->nullsort, heap, index,
+						   maintenance_work_mem / shared->scantuplesortstates, true);
+	for (;;)
+	{
+		SpinLockAcquire(&shared->mutex);
+		if (shared->nparticipantsdone == par->nparticipants)
+		{
+			reltuples = shared->reltuples;
+			bs->indtuples = shared->indtuples;
+			if (shared->brokenhotchain)
+				indexInfo->ii_BrokenHotChain = true;
+			SpinLockRelease(&shared->mutex);
+			break;
+		}
+		SpinLockRelease(&shared->mutex);
+		ConditionVariableSleep(&shared->workersdonecv, WAIT_EVENT_PARALLEL_CREATE_INDEX_SCAN);
+	}
+	ConditionVariableCancelSleep();
+
+	begin_sorts(bs, maintenance_work_mem,
+				make_coordinate(par->keysort, false, par->nparticipants),
+				make_coordinate(par->nullsort, false, par->nparticipants));
+	return reltuples;
+}
+
+/* Workers the planner grants this build: none in single-user mode or bootstrap. */
+static int
+build_workers(Relation heap, Relation index)
+{
+	if (!IsUnderPostmaster || !IsNormalProcessingMode())
+		return 0;
+	return plan_create_index_workers(RelationGetRelid(heap), RelationGetRelid(index));
+}
+
 static void
 omen_check_build_options(Relation index)
 {
@@ -385,6 +693,8 @@ omenbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	Datum		d;
 	bool		isnull;
 	int64		done = 0;
+	int			nworkers;
+	OmenParallelBuild *par = NULL;
 	TimestampTz t0,
 				t1,
 				t2,
@@ -396,15 +706,20 @@ omenbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	MemSet(&bs, 0, sizeof(bs));
 	bs.keytype = TupleDescAttr(RelationGetDescr(index), 0)->atttypid;
-	bs.keysort = tuplesort_begin_datum(UUIDOID, OMEN_UUID_LT_OPERATOR, InvalidOid, false,
-									   maintenance_work_mem, NULL, TUPLESORT_NONE);
-	bs.nullsort = tuplesort_begin_datum(INT8OID, Int8LessOperator, InvalidOid, false,
-										Max(64, maintenance_work_mem / 16), NULL, TUPLESORT_NONE);
+	nworkers = build_workers(heap, index);
+	if (nworkers > 0)
+		par = parallel_begin(heap, index, indexInfo->ii_Concurrent, nworkers);
 
 	t0 = GetCurrentTimestamp();
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_SCAN);
-	reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
-									   omen_build_callback, (void *) &bs, NULL);
+	if (par)
+		reltuples = parallel_scan(par, &bs, heap, index, indexInfo);
+	else
+	{
+		begin_sorts(&bs, maintenance_work_mem, NULL, NULL);
+		reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
+										   omen_build_callback, (void *) &bs, NULL);
+	}
 
 	t1 = GetCurrentTimestamp();
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_SORT);
@@ -454,11 +769,16 @@ omenbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	tuplesort_end(bs.keysort);
 	tuplesort_end(bs.nullsort);
+	/* the runs live in the parallel build's shared file set until here */
+	if (par)
+		parallel_end(par);
 
 	t3 = GetCurrentTimestamp();
 	loader_finish_index(ld, omen_reloption_epsilon(index), omen_reloption_fillfactor(index), roots);
 	loader_end(ld);
-	elog(DEBUG1, "omen build of \"%s\": " INT64_FORMAT " entries; scan %ld ms, sort %ld ms, leaves %ld ms, model and sync %ld ms",
+	elog(DEBUG1, "omen build of \"%s\": %d participants scanned the table",
+		 RelationGetRelationName(index), par ? par->nparticipants : 1);
+	elog(DEBUG2, "omen build of \"%s\": " INT64_FORMAT " entries; scan %ld ms, sort %ld ms, leaves %ld ms, model and sync %ld ms",
 		 RelationGetRelationName(index), ld->entries,
 		 (long) ((t1 - t0) / 1000), (long) ((t2 - t1) / 1000), (long) ((t3 - t2) / 1000),
 		 (long) ((GetCurrentTimestamp() - t3) / 1000));

@@ -98,6 +98,10 @@ omen_index_stats(PG_FUNCTION_ARGS)
 
 	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
 		elog(ERROR, "return type must be a row type");
+	/* version 0.1 of the SQL script declares the first 13 columns */
+	if (tupdesc->natts > lengthof(values))
+		elog(ERROR, "omen_index_stats is declared with %d columns, at most %d are known: ALTER EXTENSION omen_index UPDATE",
+			 tupdesc->natts, (int) lengthof(values));
 
 	index = open_omen_index(indexoid, AccessShareLock);
 	omen_read_meta(index, &meta);
@@ -187,7 +191,8 @@ Datum
 omen_index_retrain(PG_FUNCTION_ARGS)
 {
 	Oid			indexoid = PG_GETARG_OID(0);
-	bool		full = PG_ARGISNULL(1) ? false : PG_GETARG_BOOL(1);
+	/* version 0.1 of the SQL script declares no second argument */
+	bool		full = PG_NARGS() > 1 && !PG_ARGISNULL(1) && PG_GETARG_BOOL(1);
 	Relation	index;
 
 	if (RecoveryInProgress())
