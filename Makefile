@@ -13,7 +13,7 @@ DATA = $(wildcard src/omen_index--*.sql)
 REGRESS = setup types scans writes leaves parallel errors planner functions upgrade
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
-ISOLATION = split-during-scan retrain-concurrent reuse-during-scan
+ISOLATION = split-during-scan retrain-concurrent reuse-during-scan vacuum-during-scan
 ISOLATION_OPTS = --inputdir=test --load-extension=$(EXTENSION)
 
 PROVE_TESTS = $(wildcard test/t/*.pl)
