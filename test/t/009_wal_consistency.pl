@@ -25,16 +25,14 @@ $standby->append_conf('postgresql.conf', "primary_slot_name = 'wcc'\n");
 $standby->start;
 
 # the regression suite's SQL files, in its schedule's order (errors in
-# errors.sql are expected; only the WAL they leave behind matters).  The
-# read-only files (types, scans, planner) only build indexes, whose pages
-# are logged as images anyway; they run when OMEN_WCC_FULL is set.
+# errors.sql are expected; only the WAL they leave behind matters), all of
+# them: the parallel build, the upgrade test and every type and scan file.
 $primary->safe_psql('postgres', 'CREATE DATABASE regress');
 $primary->safe_psql('regress', 'CREATE EXTENSION omen_index');
 my ($schedule) = grep { /^REGRESS\s*=/ } split /\n/, slurp_file('Makefile');
 $schedule =~ s/^REGRESS\s*=\s*//;
 foreach my $test (split /\s+/, $schedule)
 {
-	next if !$ENV{OMEN_WCC_FULL} && $test =~ /^(types|scans|planner)$/;
 	my ($ret, $out, $err) = $primary->psql('regress', slurp_file("sql/$test.sql"));
 	note "ran sql/$test.sql";
 }
