@@ -520,6 +520,7 @@ extern bool omen_key_type_supported(Oid type);
 extern void omen_init_page(Page page, uint16 flags);
 extern void omen_check_page(Relation index, Buffer buf, BlockNumber blkno, uint16 want);
 extern bool omen_page_is_leaf(Page page, uint16 want);
+extern int	omen_blockno_cmp(const void *a, const void *b);
 extern void omen_check_metapage(Relation index, Page page);
 extern Buffer omen_read_page(Relation index, BlockNumber blkno, int mode, uint16 want);
 extern Buffer omen_new_page(Relation index);

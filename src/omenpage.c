@@ -418,3 +418,13 @@ omen_leaflist_free(OmenLeafList *list)
 	}
 	MemSet(list, 0, sizeof(OmenLeafList));
 }
+
+/* qsort/bsearch comparator of block numbers */
+int
+omen_blockno_cmp(const void *a, const void *b)
+{
+	BlockNumber x = *(const BlockNumber *) a;
+	BlockNumber y = *(const BlockNumber *) b;
+
+	return x < y ? -1 : (x > y ? 1 : 0);
+}

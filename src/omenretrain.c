@@ -50,8 +50,8 @@ typedef struct RetrainState
 	int			nold;
 	int			oldcap;
 	uint64		leaves_read;
-	BlockNumber *removed[OMEN_NTREES];	/* logged blocks, sorted */
-	int			nremoved[OMEN_NTREES];
+	const BlockNumber *removed; /* logged blocks, sorted (the consumed list) */
+	int			nremoved;
 } RetrainState;
 
 /* ---------------------------------------------------------------------
@@ -227,15 +227,6 @@ omen_collect_leaves(Relation index, BlockNumber root, uint16 want, OmenLeafList 
 }
 
 static int
-blockno_cmp(const void *a, const void *b)
-{
-	BlockNumber x = *(const BlockNumber *) a;
-	BlockNumber y = *(const BlockNumber *) b;
-
-	return x < y ? -1 : (x > y ? 1 : 0);
-}
-
-static int
 newleaf_cmp(const void *a, const void *b)
 {
 	const NewLeaf *x = (const NewLeaf *) a;
@@ -268,7 +259,7 @@ read_logged_leaves(RetrainState *rs, const OmenMetaPageData *meta, NewLeaf **lea
 	{
 		int			j = 0;
 
-		qsort(*consumed, *nconsumed, sizeof(BlockNumber), blockno_cmp);
+		qsort(*consumed, *nconsumed, sizeof(BlockNumber), omen_blockno_cmp);
 		for (i = 1; i < *nconsumed; i++)
 			if ((*consumed)[i] != (*consumed)[j])
 				(*consumed)[++j] = (*consumed)[i];
@@ -280,22 +271,21 @@ read_logged_leaves(RetrainState *rs, const OmenMetaPageData *meta, NewLeaf **lea
 		leaves[t] = palloc(cap * sizeof(NewLeaf));
 		nleaves[t] = 0;
 	}
-	for (t = 0; t < OMEN_NTREES; t++)
-		rs->removed[t] = palloc(cap * sizeof(BlockNumber));
+	/*
+	 * Wherever the model lists a logged block, it lists it with a fence it
+	 * may no longer have: the page was unlinked (free now, or a leaf
+	 * elsewhere, maybe of the other tree) or is new.  Both trees' pieces
+	 * drop every logged block, and it is added back where it is now if it
+	 * is a leaf.
+	 */
+	rs->removed = *consumed;
+	rs->nremoved = *nconsumed;
 	for (i = 0; i < *nconsumed; i++)
 	{
 		BlockNumber blkno = (*consumed)[i];
 		Buffer		buf = omen_read_page(rs->index, blkno, BUFFER_LOCK_SHARE, 0);
 		OmenPageOpaque opaque = OmenPageGetOpaque(BufferGetPage(buf));
 
-		/*
-		 * Wherever the model lists this block, it lists it with a fence it
-		 * may no longer have: the page was unlinked (free now, or a leaf
-		 * elsewhere, maybe of the other tree) or is new.  Drop it from both
-		 * trees' pieces, and add it back where it is now if it is a leaf.
-		 */
-		for (t = 0; t < OMEN_NTREES; t++)
-			rs->removed[t][rs->nremoved[t]++] = blkno;
 		t = (opaque->flags & OMEN_P_NULLS) ? OMEN_TREE_NULLS : OMEN_TREE_KEYS;
 		if ((opaque->flags & OMEN_P_LEAF) && !(opaque->flags & OMEN_P_FREE))
 		{
@@ -309,12 +299,8 @@ read_logged_leaves(RetrainState *rs, const OmenMetaPageData *meta, NewLeaf **lea
 		CHECK_FOR_INTERRUPTS();
 	}
 	for (t = 0; t < OMEN_NTREES; t++)
-	{
 		if (nleaves[t] > 1)
 			qsort(leaves[t], nleaves[t], sizeof(NewLeaf), newleaf_cmp);
-		if (rs->nremoved[t] > 1)
-			qsort(rs->removed[t], rs->nremoved[t], sizeof(BlockNumber), blockno_cmp);
-	}
 }
 
 /* ---------------------------------------------------------------------
@@ -396,8 +382,8 @@ refit_piece(RetrainState *rs, int t, uint32 p, const OmenPieceDesc *d, const New
 	{
 		int			c;
 
-		if (i < pc.nleaves && rs->nremoved[t] > 0 &&
-			bsearch(&pc.blocks[i], rs->removed[t], rs->nremoved[t], sizeof(BlockNumber), blockno_cmp))
+		if (i < pc.nleaves && rs->nremoved > 0 &&
+			bsearch(&pc.blocks[i], rs->removed, rs->nremoved, sizeof(BlockNumber), omen_blockno_cmp))
 		{
 			i++;				/* logged: listed again below if still a leaf */
 			changed = true;
@@ -474,7 +460,7 @@ refit_tree(RetrainState *rs, int t, const OmenModelRootHeader *root, const NewLe
 						 omen_pos_cmp(nl[j].key, nl[j].tid, d[p + 1].first_key, d[p + 1].first_tid) < 0))
 			j++;
 		/* any piece may list a logged block: read them all */
-		if (j == start && rs->nremoved[t] == 0)
+		if (j == start && rs->nremoved == 0)
 			append_desc(rs, t, &d[p]);
 		else
 			refit_piece(rs, t, p, &d[p], nl + start, j - start, epsilon);
@@ -709,12 +695,8 @@ omen_retrain(Relation index, bool full)
 	if (consumed)
 		pfree(consumed);
 	for (t = 0; t < OMEN_NTREES; t++)
-	{
 		if (rs.descs[t])
 			pfree(rs.descs[t]);
-		if (rs.removed[t])
-			pfree(rs.removed[t]);
-	}
 	if (rs.old)
 		pfree(rs.old);
 	return published;

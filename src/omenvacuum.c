@@ -131,15 +131,6 @@ omenbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,
  * record); and empty leaves, which stay linked until a split takes one.
  * Holds the retrain lock, so no model is being written meanwhile.
  */
-static int
-blockno_cmp(const void *a, const void *b)
-{
-	BlockNumber x = *(const BlockNumber *) a;
-	BlockNumber y = *(const BlockNumber *) b;
-
-	return x < y ? -1 : (x > y ? 1 : 0);
-}
-
 static BlockNumber
 recycle_pages(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 {
@@ -177,7 +168,7 @@ recycle_pages(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 				chain[nchain++] = OmenRootPieces(hdr, t)[i].block;
 		pfree(root);
 	}
-	qsort(chain, nchain, sizeof(BlockNumber), blockno_cmp);
+	qsort(chain, nchain, sizeof(BlockNumber), omen_blockno_cmp);
 
 	if (needlock)
 		LockRelationForExtension(index, ExclusiveLock);
@@ -207,7 +198,7 @@ recycle_pages(IndexVacuumInfo *info, IndexBulkDeleteResult *stats)
 				isfree = true;
 			else if (opaque->flags & OMEN_P_MODEL)
 			{
-				isfree = bsearch(&blkno, chain, nchain, sizeof(BlockNumber), blockno_cmp) == NULL;
+				isfree = bsearch(&blkno, chain, nchain, sizeof(BlockNumber), omen_blockno_cmp) == NULL;
 				if (isfree)
 				{
 					GenericXLogState *state = GenericXLogStart(index);
