@@ -5,7 +5,7 @@ MODULE_big = omen_index
 OBJS = src/omen.o src/omenbuild.o src/omeninsert.o src/omenscan.o \
        src/omenvacuum.o src/omenmodel.o src/omenpage.o src/omenfuncs.o \
        src/omenvalidate.o src/omenretrain.o src/omenworker.o \
-       src/omenleaf.o src/omenxlog.o
+       src/omenleaf.o src/omenxlog.o src/omensort.o
 HEADERS = src/omen.h
 
 DATA = $(wildcard src/omen_index--*.sql)
@@ -35,4 +35,4 @@ tap:
 	$(prove_installcheck)
 
 # every object depends on the shared header
-$(OBJS): src/omen.h
+$(OBJS): src/omen.h src/omensort.h

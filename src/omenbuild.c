@@ -1,14 +1,15 @@
 /*
  * omenbuild.c
- *	  CREATE INDEX: scan the heap, sort (key, TID) with tuplesort within
- *	  maintenance_work_mem, write the leaves bottom-up in key order, fit the
- *	  model in one streaming pass and write it, then the metapage.
+ *	  CREATE INDEX: scan the heap, sort (key, TID) within
+ *	  maintenance_work_mem (omensort.c), write the leaves bottom-up in key
+ *	  order, fit the model in one streaming pass and write it, then the
+ *	  metapage.
  *
  * The scan and sort run in parallel when the planner grants workers
  * (max_parallel_maintenance_workers, the table's size, its parallel_workers
  * option): each participant, the leader included, scans part of the heap
- * through a parallel table scan and sorts what it saw into a shared
- * tuplesort run; the leader then merges the runs and writes the index
+ * through a parallel table scan and sorts what it saw into runs in a
+ * shared file set; the leader then merges the runs and writes the index
  * alone, as nbtree's parallel build does.
  *
  * The index is new, so the pages are written straight through smgr (as
@@ -38,10 +39,9 @@
 #include "utils/snapmgr.h"
 #include "utils/rel.h"
 #include "utils/timestamp.h"
-#include "utils/tuplesort.h"
-#include "utils/uuid.h"
 
 #include "omen.h"
+#include "omensort.h"
 
 
 /* Writes pages of a new index (or init fork) in block order. */
@@ -70,28 +70,17 @@ typedef struct OmenLoader
 	int64		entries;
 } OmenLoader;
 
-/*
- * The sort key of an entry is (key, tid) packed big-endian into the 16
- * bytes of a uuid, the key's sign bit flipped: byte order is then entry
- * order, and tuplesort's datum sort of uuids, whose abbreviated keys are
- * the first 8 bytes (our key), compares entries mostly as one integer.
- * A uuid datum sorts with less memory and fewer copies than a two-column
- * heap tuple.
- */
-#define OMEN_UUID_LT_OPERATOR	2974	/* uuid < uuid */
-
 typedef struct OmenBuildState
 {
 	Oid			keytype;
-	Tuplesortstate *keysort;	/* (key, tid) packed as uuids */
-	Tuplesortstate *nullsort;	/* encoded TIDs of NULL entries, int8 */
+	OmenSort   *keysort;		/* (key, encoded TID) of non-NULL entries */
+	OmenSort   *nullsort;		/* (0, encoded TID) of NULL entries */
 	double		indtuples;
 } OmenBuildState;
 
 /* keys of the parallel build's shared memory */
 #define OMEN_KEY_SHARED			UINT64CONST(0x4F4D454E00000001)
-#define OMEN_KEY_KEYSORT		UINT64CONST(0x4F4D454E00000002)
-#define OMEN_KEY_NULLSORT		UINT64CONST(0x4F4D454E00000003)
+#define OMEN_KEY_FILESET		UINT64CONST(0x4F4D454E00000002)
 #define OMEN_KEY_QUERY_TEXT		UINT64CONST(0x4F4D454E00000004)
 
 /*
@@ -104,7 +93,7 @@ typedef struct OmenShared
 	Oid			heaprelid;
 	Oid			indexrelid;
 	bool		isconcurrent;
-	int			scantuplesortstates;	/* participants planned, leader included */
+	int			nsorts;			/* participants planned, leader included */
 
 	ConditionVariable workersdonecv;	/* signalled as each participant finishes */
 	slock_t		mutex;			/* protects the fields below */
@@ -123,43 +112,12 @@ typedef struct OmenParallelBuild
 {
 	ParallelContext *pcxt;
 	OmenShared *shared;
-	Sharedsort *keysort;
-	Sharedsort *nullsort;
+	SharedFileSet *fileset;		/* the participants' sorted runs */
 	Snapshot	snapshot;
 	int			nparticipants;	/* launched workers + the leader */
 } OmenParallelBuild;
 
 PGDLLEXPORT void omen_parallel_build_main(dsm_segment *seg, shm_toc *toc);
-
-static inline void
-pack_sortkey(pg_uuid_t *u, int64 key, int64 tid)
-{
-	uint64		k = (uint64) key ^ (UINT64CONST(1) << 63);
-	uint64		t = (uint64) tid;
-	int			i;
-
-	for (i = 0; i < 8; i++)
-	{
-		u->data[i] = (unsigned char) (k >> (56 - 8 * i));
-		u->data[8 + i] = (unsigned char) (t >> (56 - 8 * i));
-	}
-}
-
-static inline void
-unpack_sortkey(const pg_uuid_t *u, int64 *key, int64 *tid)
-{
-	uint64		k = 0;
-	uint64		t = 0;
-	int			i;
-
-	for (i = 0; i < 8; i++)
-	{
-		k = (k << 8) | u->data[i];
-		t = (t << 8) | u->data[8 + i];
-	}
-	*key = (int64) (k ^ (UINT64CONST(1) << 63));
-	*tid = (int64) t;
-}
 
 static void
 loader_write(OmenLoader *ld, Page page, BlockNumber blkno)
@@ -401,49 +359,32 @@ omen_build_callback(Relation index, ItemPointer tid, Datum *values,
 	OmenBuildState *bs = (OmenBuildState *) state;
 
 	if (isnull[0])
-		tuplesort_putdatum(bs->nullsort, Int64GetDatum(omen_tid_encode(tid)), false);
+		omen_sort_put(bs->nullsort, 0, omen_tid_encode(tid));
 	else
-	{
-		pg_uuid_t	u;
-
-		pack_sortkey(&u, omen_datum_to_key(values[0], bs->keytype), omen_tid_encode(tid));
-		tuplesort_putdatum(bs->keysort, PointerGetDatum(&u), false);
-	}
+		omen_sort_put(bs->keysort, omen_datum_to_key(values[0], bs->keytype), omen_tid_encode(tid));
 	bs->indtuples += 1;
 }
 
 /*
  * Start the two sorts: the keys with the given memory, the NULL entries
- * with a sixteenth of it (they are usually few).  'keycoord' and
- * 'nullcoord' make them parts of a parallel sort, or are NULL.
+ * with a sixteenth of it (they are usually few, and the buffer grows only
+ * as entries come).  With a file set, they are parallel participant
+ * 'participant's sorts.
  */
 static void
-begin_sorts(OmenBuildState *bs, int workmem, SortCoordinate keycoord, SortCoordinate nullcoord)
+begin_sorts(OmenBuildState *bs, int workmem, SharedFileSet *fileset, int participant)
 {
-	bs->keysort = tuplesort_begin_datum(UUIDOID, OMEN_UUID_LT_OPERATOR, InvalidOid, false,
-										workmem, keycoord, TUPLESORT_NONE);
-	bs->nullsort = tuplesort_begin_datum(INT8OID, Int8LessOperator, InvalidOid, false,
-										 Max(64, workmem / 16), nullcoord, TUPLESORT_NONE);
-}
-
-static SortCoordinate
-make_coordinate(Sharedsort *sharedsort, bool isworker, int nparticipants)
-{
-	SortCoordinate coord = palloc0(sizeof(SortCoordinateData));
-
-	coord->isWorker = isworker;
-	coord->nParticipants = isworker ? -1 : nparticipants;
-	coord->sharedsort = sharedsort;
-	return coord;
+	bs->keysort = omen_sort_begin('k', workmem, fileset, participant);
+	bs->nullsort = omen_sort_begin('n', Max(64, workmem / 16), fileset, participant);
 }
 
 /*
  * One participant's share of a parallel build: scan the blocks the parallel
- * heap scan hands out, sort them into this participant's runs of the two
- * shared sorts, and add the counts to the shared totals.
+ * heap scan hands out, sort them into this participant's runs in the
+ * shared file set, and add the counts to the shared totals.
  */
 static void
-parallel_scan_and_sort(OmenShared *shared, Sharedsort *keysort, Sharedsort *nullsort,
+parallel_scan_and_sort(OmenShared *shared, SharedFileSet *fileset, int participant,
 					   Relation heap, Relation index, int sortmem, bool progress)
 {
 	OmenBuildState bs;
@@ -453,15 +394,15 @@ parallel_scan_and_sort(OmenShared *shared, Sharedsort *keysort, Sharedsort *null
 
 	MemSet(&bs, 0, sizeof(bs));
 	bs.keytype = TupleDescAttr(RelationGetDescr(index), 0)->atttypid;
-	begin_sorts(&bs, sortmem, make_coordinate(keysort, true, 0), make_coordinate(nullsort, true, 0));
+	begin_sorts(&bs, sortmem, fileset, participant);
 
 	indexInfo = BuildIndexInfo(index);
 	indexInfo->ii_Concurrent = shared->isconcurrent;
 	scan = table_beginscan_parallel(heap, ParallelTableScanFromOmenShared(shared));
 	reltuples = table_index_build_scan(heap, index, indexInfo, true, progress,
 									   omen_build_callback, (void *) &bs, scan);
-	tuplesort_performsort(bs.keysort);
-	tuplesort_performsort(bs.nullsort);
+	omen_sort_export(bs.keysort);
+	omen_sort_export(bs.nullsort);
 
 	SpinLockAcquire(&shared->mutex);
 	shared->nparticipantsdone++;
@@ -472,8 +413,8 @@ parallel_scan_and_sort(OmenShared *shared, Sharedsort *keysort, Sharedsort *null
 	SpinLockRelease(&shared->mutex);
 	ConditionVariableSignal(&shared->workersdonecv);
 
-	tuplesort_end(bs.keysort);
-	tuplesort_end(bs.nullsort);
+	omen_sort_end(bs.keysort);
+	omen_sort_end(bs.nullsort);
 }
 
 /* Entry point of a parallel build worker. */
@@ -481,8 +422,7 @@ void
 omen_parallel_build_main(dsm_segment *seg, shm_toc *toc)
 {
 	OmenShared *shared;
-	Sharedsort *keysort;
-	Sharedsort *nullsort;
+	SharedFileSet *fileset;
 	Relation	heap;
 	Relation	index;
 	LOCKMODE	heaplock;
@@ -498,13 +438,11 @@ omen_parallel_build_main(dsm_segment *seg, shm_toc *toc)
 	heap = table_open(shared->heaprelid, heaplock);
 	index = index_open(shared->indexrelid, indexlock);
 
-	keysort = shm_toc_lookup(toc, OMEN_KEY_KEYSORT, false);
-	nullsort = shm_toc_lookup(toc, OMEN_KEY_NULLSORT, false);
-	tuplesort_attach_shared(keysort, seg);
-	tuplesort_attach_shared(nullsort, seg);
+	fileset = shm_toc_lookup(toc, OMEN_KEY_FILESET, false);
+	SharedFileSetAttach(fileset, seg);
 
-	parallel_scan_and_sort(shared, keysort, nullsort, heap, index,
-						   maintenance_work_mem / shared->scantuplesortstates, false);
+	parallel_scan_and_sort(shared, fileset, ParallelWorkerNumber, heap, index,
+						   maintenance_work_mem / shared->nsorts, false);
 
 	index_close(index, indexlock);
 	table_close(heap, heaplock);
@@ -533,10 +471,8 @@ parallel_begin(Relation heap, Relation index, bool isconcurrent, int request)
 	ParallelContext *pcxt;
 	Snapshot	snapshot;
 	Size		estshared;
-	Size		estsort;
 	OmenShared *shared;
-	Sharedsort *keysort;
-	Sharedsort *nullsort;
+	SharedFileSet *fileset;
 	int			nsorts = request + 1;	/* the leader sorts its share too */
 	Size		querylen = debug_query_string ? strlen(debug_query_string) : 0;
 
@@ -545,11 +481,9 @@ parallel_begin(Relation heap, Relation index, bool isconcurrent, int request)
 	snapshot = isconcurrent ? RegisterSnapshot(GetTransactionSnapshot()) : SnapshotAny;
 
 	estshared = add_size(BUFFERALIGN(sizeof(OmenShared)), table_parallelscan_estimate(heap, snapshot));
-	estsort = tuplesort_estimate_shared(nsorts);
 	shm_toc_estimate_chunk(&pcxt->estimator, estshared);
-	shm_toc_estimate_chunk(&pcxt->estimator, estsort);
-	shm_toc_estimate_chunk(&pcxt->estimator, estsort);
-	shm_toc_estimate_keys(&pcxt->estimator, 3);
+	shm_toc_estimate_chunk(&pcxt->estimator, sizeof(SharedFileSet));
+	shm_toc_estimate_keys(&pcxt->estimator, 2);
 	if (debug_query_string)
 	{
 		shm_toc_estimate_chunk(&pcxt->estimator, querylen + 1);
@@ -569,7 +503,7 @@ parallel_begin(Relation heap, Relation index, bool isconcurrent, int request)
 	shared->heaprelid = RelationGetRelid(heap);
 	shared->indexrelid = RelationGetRelid(index);
 	shared->isconcurrent = isconcurrent;
-	shared->scantuplesortstates = nsorts;
+	shared->nsorts = nsorts;
 	ConditionVariableInit(&shared->workersdonecv);
 	SpinLockInit(&shared->mutex);
 	shared->nparticipantsdone = 0;
@@ -578,14 +512,11 @@ parallel_begin(Relation heap, Relation index, bool isconcurrent, int request)
 	shared->brokenhotchain = false;
 	table_parallelscan_initialize(heap, ParallelTableScanFromOmenShared(shared), snapshot);
 
-	keysort = shm_toc_allocate(pcxt->toc, estsort);
-	nullsort = shm_toc_allocate(pcxt->toc, estsort);
-	tuplesort_initialize_shared(keysort, nsorts, pcxt->seg);
-	tuplesort_initialize_shared(nullsort, nsorts, pcxt->seg);
+	fileset = shm_toc_allocate(pcxt->toc, sizeof(SharedFileSet));
+	SharedFileSetInit(fileset, pcxt->seg);
 
 	shm_toc_insert(pcxt->toc, OMEN_KEY_SHARED, shared);
-	shm_toc_insert(pcxt->toc, OMEN_KEY_KEYSORT, keysort);
-	shm_toc_insert(pcxt->toc, OMEN_KEY_NULLSORT, nullsort);
+	shm_toc_insert(pcxt->toc, OMEN_KEY_FILESET, fileset);
 	if (debug_query_string)
 	{
 		char	   *query = shm_toc_allocate(pcxt->toc, querylen + 1);
@@ -597,8 +528,7 @@ parallel_begin(Relation heap, Relation index, bool isconcurrent, int request)
 	par = palloc0(sizeof(OmenParallelBuild));
 	par->pcxt = pcxt;
 	par->shared = shared;
-	par->keysort = keysort;
-	par->nullsort = nullsort;
+	par->fileset = fileset;
 	par->snapshot = snapshot;
 
 	LaunchParallelWorkers(pcxt);
@@ -617,9 +547,10 @@ parallel_begin(Relation heap, Relation index, bool isconcurrent, int request)
 }
 
 /*
- * The leader's part of a parallel build: sort its own share of the heap,
- * wait for every worker to finish its run, then start the leader's sorts,
- * which merge all the runs.  Returns the heap tuple count.
+ * The leader's part of a parallel build: sort its own share of the heap
+ * (as the participant numbered after the workers), wait for every worker
+ * to finish its runs, then start the merges of all the runs.  Returns the
+ * heap tuple count.
  */
 static double
 parallel_scan(OmenParallelBuild *par, OmenBuildState *bs, Relation heap, Relation index,
@@ -628,8 +559,8 @@ parallel_scan(OmenParallelBuild *par, OmenBuildState *bs, Relation heap, Relatio
 	OmenShared *shared = par->shared;
 	double		reltuples;
 
-	parallel_scan_and_sort(shared, par->keysort, par->nullsort, heap, index,
-						   maintenance_work_mem / shared->scantuplesortstates, true);
+	parallel_scan_and_sort(shared, par->fileset, shared->nsorts - 1, heap, index,
+						   maintenance_work_mem / shared->nsorts, true);
 	for (;;)
 	{
 		SpinLockAcquire(&shared->mutex);
@@ -647,9 +578,8 @@ parallel_scan(OmenParallelBuild *par, OmenBuildState *bs, Relation heap, Relatio
 	}
 	ConditionVariableCancelSleep();
 
-	begin_sorts(bs, maintenance_work_mem,
-				make_coordinate(par->keysort, false, par->nparticipants),
-				make_coordinate(par->nullsort, false, par->nparticipants));
+	bs->keysort = omen_sort_begin_merge('k', par->fileset, shared->nsorts);
+	bs->nullsort = omen_sort_begin_merge('n', par->fileset, shared->nsorts);
 	return reltuples;
 }
 
@@ -690,8 +620,8 @@ omenbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	OmenLoader *ld;
 	double		reltuples;
 	BlockNumber roots[OMEN_NTREES];
-	Datum		d;
-	bool		isnull;
+	int64		key;
+	int64		enc;
 	int64		done = 0;
 	int			nworkers;
 	OmenParallelBuild *par = NULL;
@@ -716,15 +646,18 @@ omenbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 		reltuples = parallel_scan(par, &bs, heap, index, indexInfo);
 	else
 	{
-		begin_sorts(&bs, maintenance_work_mem, NULL, NULL);
+		begin_sorts(&bs, maintenance_work_mem, NULL, 0);
 		reltuples = table_index_build_scan(heap, index, indexInfo, true, true,
 										   omen_build_callback, (void *) &bs, NULL);
 	}
 
 	t1 = GetCurrentTimestamp();
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_SORT);
-	tuplesort_performsort(bs.keysort);
-	tuplesort_performsort(bs.nullsort);
+	if (!par)
+	{
+		omen_sort_performsort(bs.keysort);
+		omen_sort_performsort(bs.nullsort);
+	}
 	t2 = GetCurrentTimestamp();
 
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_SUBPHASE, OMEN_PHASE_LOAD);
@@ -735,13 +668,8 @@ omenbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	roots[OMEN_TREE_KEYS] = ld->nwritten;
 	loader_start_tree(ld, OMEN_TREE_KEYS, omen_reloption_fillfactor(index));
-	while (tuplesort_getdatum(bs.keysort, true, &d, &isnull, NULL))
+	while (omen_sort_next(bs.keysort, &key, &enc))
 	{
-		int64		key;
-		int64		enc;
-
-		unpack_sortkey(DatumGetUUIDP(d), &key, &enc);
-		pfree(DatumGetPointer(d));
 		loader_add(ld, key, enc);
 		if ((++done & 0x3FFF) == 0)
 		{
@@ -753,10 +681,8 @@ omenbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 
 	roots[OMEN_TREE_NULLS] = ld->nwritten;
 	loader_start_tree(ld, OMEN_TREE_NULLS, omen_reloption_fillfactor(index));
-	while (tuplesort_getdatum(bs.nullsort, true, &d, &isnull, NULL))
+	while (omen_sort_next(bs.nullsort, &key, &enc))
 	{
-		int64		enc = DatumGetInt64(d);
-
 		loader_add(ld, enc, enc);
 		if ((++done & 0x3FFF) == 0)
 		{
@@ -767,8 +693,8 @@ omenbuild(Relation heap, Relation index, IndexInfo *indexInfo)
 	loader_finish_tree(ld);
 	pgstat_progress_update_param(PROGRESS_CREATEIDX_TUPLES_DONE, done);
 
-	tuplesort_end(bs.keysort);
-	tuplesort_end(bs.nullsort);
+	omen_sort_end(bs.keysort);
+	omen_sort_end(bs.nullsort);
 	/* the runs live in the parallel build's shared file set until here */
 	if (par)
 		parallel_end(par);

@@ -421,7 +421,7 @@ check_model_tree(Relation index, OmenModelCache *model, int tree, CheckLeaf *lea
 				continue;
 			s = omen_piece_segment_for(pc, pc->keys[d]);
 			err = fabs(omen_segment_predict(&pc->segs[s], pc->keys[d]) - (double) d);
-			if (err > (double) model->epsilon)
+			if (omen_error_leaves(err) > model->epsilon)
 				omen_corrupt(index, pc->blocks[d],
 							 "model error %.2f at slot %u of piece %u of tree %d exceeds epsilon %u",
 							 err, d, p, tree, model->epsilon);
@@ -541,7 +541,7 @@ omen_index_check(PG_FUNCTION_ARGS)
 	fresh = meta.splits_total == meta.splits_at_retrain;
 	for (t = 0; t < OMEN_NTREES; t++)
 		check_model_tree(index, model, t, leaves[t], nleaves[t], fresh, &maxerr);
-	if (maxerr > (double) meta.max_error + 1e-9)
+	if (omen_error_leaves(maxerr) > meta.max_error)
 		omen_corrupt(index, OMEN_METAPAGE_BLKNO, "model error %.2f exceeds the recorded maximum %u",
 					 maxerr, meta.max_error);
 

@@ -632,6 +632,18 @@ omen_piece_size(uint32 nsegments, uint32 nleaves)
 }
 
 /*
+ * A fit point's error as a whole number of leaves: the fit records it and
+ * omen_index_check compares against it, so both round the same way.  The
+ * prediction is computed in double precision, so an exact fit can miss by
+ * a few ulps; that slack is not an error of one more leaf.
+ */
+uint32
+omen_error_leaves(double err)
+{
+	return (uint32) ceil(Max(err - 1e-6, 0.0));
+}
+
+/*
  * Lay out a piece page for leaves [0, n) and fill in its descriptor (all
  * but the block).  The caller made sure it fits.
  */
@@ -686,7 +698,7 @@ piece_page(Page page, int tree, const int64 *keys, const int64 *tids, const Bloc
 		while (s + 1 < nsegs && segs[s + 1].first_key <= keys[i])
 			s++;
 		err = fabs(omen_segment_predict(&segs[s], keys[i]) - (double) i);
-		desc->max_error = Max(desc->max_error, (uint32) ceil(Max(err - 1e-6, 0.0)));
+		desc->max_error = Max(desc->max_error, omen_error_leaves(err));
 		desc->sum_error += err;
 		desc->npoints++;
 	}

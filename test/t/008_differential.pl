@@ -188,11 +188,15 @@ BEGIN
 END $f$;
 
 CREATE FUNCTION fz_check(idx text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE
+    detail text;
 BEGIN
     PERFORM omen_index_check(idx::regclass, true);
     RETURN 'ok';
 EXCEPTION WHEN OTHERS THEN
-    RETURN 'ERROR ' || SQLSTATE || ': ' || replace(SQLERRM, E'\n', ' ');
+    GET STACKED DIAGNOSTICS detail = PG_EXCEPTION_DETAIL;
+    RETURN 'ERROR ' || SQLSTATE || ': ' || replace(SQLERRM, E'\n', ' ')
+        || CASE WHEN detail <> '' THEN ' DETAIL: ' || replace(detail, E'\n', ' ') ELSE '' END;
 END $f$;
 });
 
