@@ -46,3 +46,34 @@ RESET max_parallel_maintenance_workers;
 SELECT omen_index_check('pb_conc', true);
 SELECT entries FROM omen_index_stats('pb_conc');
 DROP TABLE pb;
+
+-- A sort larger than its memory.  At maintenance_work_mem = 1MB the NULL
+-- entries' sort has 64 kB: runs of 4,096 pairs, merged 5 at a time, so
+-- 60,000 NULLs make 15 runs merged in several passes; the keys make 5 runs
+-- merged in one.  The index must equal one sorted wholly in memory.
+CREATE TABLE sb (k int8);
+INSERT INTO sb SELECT CASE WHEN g % 6 = 0 THEN NULL
+                           WHEN g % 7 = 0 THEN 77
+                           ELSE (hashint4(g) & 262143)::int8 - 131072 END
+FROM generate_series(1, 360000) g;
+SET max_parallel_maintenance_workers = 0;
+SET maintenance_work_mem = '1MB';
+CREATE INDEX sb_small ON sb USING omen (k);
+SET maintenance_work_mem = '256MB';
+CREATE INDEX sb_big ON sb USING omen (k);
+RESET maintenance_work_mem;
+RESET max_parallel_maintenance_workers;
+SELECT omen_index_check('sb_small', true);
+SELECT entries, null_entries FROM omen_index_stats('sb_small');
+SELECT count(*) AS differing_leaves
+FROM (SELECT row_number() OVER () AS n, tree, entries, low_key, high_key FROM omen_index_leaves('sb_small')) a
+FULL JOIN (SELECT row_number() OVER () AS n, tree, entries, low_key, high_key FROM omen_index_leaves('sb_big')) b
+USING (n)
+WHERE a IS DISTINCT FROM b;
+DROP INDEX sb_big;
+SELECT * FROM oracle_report(ARRAY[
+  'SELECT k FROM sb WHERE k = 77',
+  'SELECT k FROM sb WHERE k BETWEEN -1000 AND 1000',
+  'SELECT count(*) FROM sb WHERE k IS NULL',
+  'SELECT k FROM sb ORDER BY k LIMIT 100']);
+DROP TABLE sb;

@@ -24,7 +24,6 @@
 #include "access/xact.h"
 #include "access/xloginsert.h"
 #include "catalog/index.h"
-#include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "utils/builtins.h"
 #include "commands/progress.h"
@@ -540,9 +539,12 @@ parallel_begin(Relation heap, Relation index, bool isconcurrent, int request)
 	}
 	par->nparticipants = pcxt->nworkers_launched + 1;
 
-	/* the workers must have restored the snapshot before it can go */
-	if (IsMVCCSnapshot(snapshot))
-		WaitForParallelWorkersToAttach(pcxt);
+	/*
+	 * The workers must have restored a concurrent build's snapshot before it
+	 * can go; and a worker that failed to start must be an ERROR here, not
+	 * a leader waiting forever for it to finish its share (as nbtree).
+	 */
+	WaitForParallelWorkersToAttach(pcxt);
 	return par;
 }
 
@@ -578,8 +580,8 @@ parallel_scan(OmenParallelBuild *par, OmenBuildState *bs, Relation heap, Relatio
 	}
 	ConditionVariableCancelSleep();
 
-	bs->keysort = omen_sort_begin_merge('k', par->fileset, shared->nsorts);
-	bs->nullsort = omen_sort_begin_merge('n', par->fileset, shared->nsorts);
+	bs->keysort = omen_sort_begin_merge('k', maintenance_work_mem, par->fileset, shared->nsorts);
+	bs->nullsort = omen_sort_begin_merge('n', Max(64, maintenance_work_mem / 16), par->fileset, shared->nsorts);
 	return reltuples;
 }
 

@@ -10,11 +10,14 @@
  * no comparison goes through a function pointer or a memcmp.
  *
  * When the buffer is full it is sorted and written as one run to a
- * temporary file.  At the end the runs (and, in a serial build, the last
- * buffer still in memory) are merged in one pass through a binary heap:
- * every run is a file of its own with a small read-ahead batch, so the
- * merge needs a few kB per run and no second pass even for thousands of
- * runs.
+ * temporary file.  At the end the runs are merged through a binary heap.
+ * Every run being merged is a file of its own with a read-ahead batch
+ * beside its BufFile buffer, 12 kB a run in all, so the merge's fan-in is
+ * what the sort's memory pays for (and at most OMEN_SORT_MAX_ORDER open
+ * files): more runs than that are first merged in groups into longer
+ * runs, as tuplesort does.  When nothing was written the buffer is read
+ * in place; when something was, the buffer is written as a last run and
+ * freed, so the merge's batches have the memory to themselves.
  *
  * In a parallel build each participant writes its runs as files of the
  * build's shared file set, named "<kind>.<participant>.<run>", and the
@@ -31,7 +34,10 @@
 #include "omensort.h"
 
 /* entries read from a run at a time */
-#define OMEN_SORT_BATCH		512
+#define OMEN_SORT_BATCH		256
+
+/* most runs merged at once: tuplesort's limit too */
+#define OMEN_SORT_MAX_ORDER	500
 
 /* the buffer's first allocation, in entries; it doubles up to the limit */
 #define OMEN_SORT_INITIAL	8192
@@ -50,23 +56,34 @@ pair_cmp(const OmenPos *a, const OmenPos *b)
 #define ST_ELEMENT_TYPE OmenPos
 #define ST_COMPARE(a, b) pair_cmp(a, b)
 #define ST_SCOPE static
+#define ST_CHECK_FOR_INTERRUPTS
 #define ST_DEFINE
 #include "lib/sort_template.h"
 
-/* A sorted run being merged: a file, or the buffer left in memory. */
+/* A sorted run being merged. */
 typedef struct OmenSortSource
 {
-	BufFile    *file;			/* NULL for the in-memory run */
-	OmenPos    *batch;			/* entries read ahead (or the buffer) */
-	int64		n;
-	int64		pos;
+	BufFile    *file;
+	OmenPos    *batch;			/* entries read ahead */
+	int			n;
+	int			pos;
 } OmenSortSource;
+
+/* A merge of sorted runs: a binary heap of sources by their next entry. */
+typedef struct OmenMerge
+{
+	OmenSortSource *sources;
+	int			nsources;
+	int		   *heap;			/* source numbers, least next entry first */
+	int			nheap;
+} OmenMerge;
 
 struct OmenSort
 {
 	char		kind;
 	SharedFileSet *fileset;
 	int			participant;
+	int			workmem;
 
 	/* the buffer */
 	OmenPos    *pairs;
@@ -79,13 +96,9 @@ struct OmenSort
 	int			nruns;
 	int			maxruns;
 
-	/* reading */
-	bool		merging;
-	int64		next;			/* next buffer entry, when not merging */
-	OmenSortSource *sources;
-	int			nsources;
-	int		   *heap;			/* source numbers, least head first */
-	int			nheap;
+	/* reading: the buffer in place, or a merge of the runs */
+	int64		next;
+	OmenMerge  *merge;
 };
 
 OmenSort *
@@ -96,6 +109,7 @@ omen_sort_begin(char kind, int workmem, SharedFileSet *fileset, int participant)
 	s->kind = kind;
 	s->fileset = fileset;
 	s->participant = participant;
+	s->workmem = workmem;
 	s->maxpairs = Max((int64) workmem * 1024 / (int64) sizeof(OmenPos), 1024);
 	s->maxpairs = Min(s->maxpairs, (int64) (MaxAllocHugeSize / sizeof(OmenPos)));
 	s->allocated = Min(s->maxpairs, OMEN_SORT_INITIAL);
@@ -107,6 +121,25 @@ static void
 run_name(char *name, Size len, char kind, int participant, int run)
 {
 	snprintf(name, len, "%c.%d.%d", kind, participant, run);
+}
+
+static void
+add_run(OmenSort *s, BufFile *file)
+{
+	if (s->nruns == s->maxruns)
+	{
+		s->maxruns = Max(8, s->maxruns * 2);
+		s->runs = s->runs ? repalloc(s->runs, s->maxruns * sizeof(BufFile *))
+			: palloc(s->maxruns * sizeof(BufFile *));
+	}
+	s->runs[s->nruns++] = file;
+}
+
+static BufFile *
+new_private_run(void)
+{
+	PrepareTempTablespaces();
+	return BufFileCreateTemp(false);
 }
 
 /* Sort the buffer and write it as the next run. */
@@ -124,19 +157,9 @@ write_run(OmenSort *s)
 		file = BufFileCreateFileSet(&s->fileset->fs, name);
 	}
 	else
-	{
-		if (s->nruns == 0)
-			PrepareTempTablespaces();
-		file = BufFileCreateTemp(false);
-	}
+		file = new_private_run();
 	BufFileWrite(file, s->pairs, s->npairs * sizeof(OmenPos));
-	if (s->nruns == s->maxruns)
-	{
-		s->maxruns = Max(8, s->maxruns * 2);
-		s->runs = s->runs ? repalloc(s->runs, s->maxruns * sizeof(BufFile *))
-			: palloc(s->maxruns * sizeof(BufFile *));
-	}
-	s->runs[s->nruns++] = file;
+	add_run(s, file);
 	s->npairs = 0;
 }
 
@@ -172,36 +195,48 @@ omen_sort_export(OmenSort *s)
 	s->nruns = 0;
 }
 
-/* Read the next batch of a file run; false when it is exhausted. */
+/* ---------------------------------------------------------------------
+ * Merging
+ * ---------------------------------------------------------------------
+ */
+
+/* Runs merged at once with 'workmem' kB: a BufFile buffer and a batch each. */
+static int
+merge_order(int workmem)
+{
+	int64		order = (int64) workmem * 1024 / (BLCKSZ + OMEN_SORT_BATCH * sizeof(OmenPos));
+
+	return (int) Max(2, Min(order, OMEN_SORT_MAX_ORDER));
+}
+
+/* Read the next batch of a run; false when it is exhausted. */
 static bool
-source_fill(OmenSort *s, OmenSortSource *src)
+source_fill(OmenSortSource *src)
 {
 	size_t		got;
 
-	if (src->file == NULL)
-		return false;
 	got = BufFileRead(src->file, src->batch, OMEN_SORT_BATCH * sizeof(OmenPos));
 	if (got % sizeof(OmenPos) != 0)
 		ereport(ERROR,
 				(errcode_for_file_access(),
 				 errmsg("could not read an omen sort run: read %zu bytes, not a whole number of entries", got)));
-	src->n = got / sizeof(OmenPos);
+	src->n = (int) (got / sizeof(OmenPos));
 	src->pos = 0;
 	return src->n > 0;
 }
 
 static inline bool
-source_less(OmenSort *s, int a, int b)
+source_less(OmenMerge *m, int a, int b)
 {
-	OmenSortSource *sa = &s->sources[a];
-	OmenSortSource *sb = &s->sources[b];
+	OmenSortSource *sa = &m->sources[a];
+	OmenSortSource *sb = &m->sources[b];
 
 	return pair_cmp(&sa->batch[sa->pos], &sb->batch[sb->pos]) < 0;
 }
 
 /* Restore the heap property below slot i. */
 static void
-heap_sift_down(OmenSort *s, int i)
+heap_sift_down(OmenMerge *m, int i)
 {
 	for (;;)
 	{
@@ -209,76 +244,138 @@ heap_sift_down(OmenSort *s, int i)
 		int			least = i;
 		int			t;
 
-		if (l < s->nheap && source_less(s, s->heap[l], s->heap[least]))
+		if (l < m->nheap && source_less(m, m->heap[l], m->heap[least]))
 			least = l;
-		if (l + 1 < s->nheap && source_less(s, s->heap[l + 1], s->heap[least]))
+		if (l + 1 < m->nheap && source_less(m, m->heap[l + 1], m->heap[least]))
 			least = l + 1;
 		if (least == i)
 			return;
-		t = s->heap[i];
-		s->heap[i] = s->heap[least];
-		s->heap[least] = t;
+		t = m->heap[i];
+		m->heap[i] = m->heap[least];
+		m->heap[least] = t;
 		i = least;
 	}
 }
 
-static void
-add_source(OmenSort *s, BufFile *file, OmenPos *mem, int64 nmem)
+/* Start merging the given runs; the merge owns (and closes) the files. */
+static OmenMerge *
+merge_begin(BufFile **files, int nfiles)
 {
-	OmenSortSource *src = &s->sources[s->nsources];
+	OmenMerge  *m = palloc0(sizeof(OmenMerge));
+	int			i;
 
-	src->file = file;
-	if (file)
+	m->sources = palloc0(Max(nfiles, 1) * sizeof(OmenSortSource));
+	m->heap = palloc(Max(nfiles, 1) * sizeof(int));
+	for (i = 0; i < nfiles; i++)
 	{
-		if (BufFileSeek(file, 0, 0, SEEK_SET) != 0)
+		OmenSortSource *src = &m->sources[m->nsources];
+
+		if (BufFileSeek(files[i], 0, 0, SEEK_SET) != 0)
 			ereport(ERROR,
 					(errcode_for_file_access(),
 					 errmsg("could not rewind an omen sort run")));
+		src->file = files[i];
 		src->batch = palloc(OMEN_SORT_BATCH * sizeof(OmenPos));
-		if (!source_fill(s, src))
+		if (!source_fill(src))
 		{
 			/* an empty run: leave it out */
-			BufFileClose(file);
+			BufFileClose(src->file);
 			pfree(src->batch);
-			return;
+			src->file = NULL;
+			continue;
 		}
+		m->heap[m->nsources] = m->nsources;
+		m->nsources++;
 	}
-	else
-	{
-		src->batch = mem;
-		src->n = nmem;
-		src->pos = 0;
-		if (nmem == 0)
-			return;
-	}
-	s->nsources++;
+	m->nheap = m->nsources;
+	for (i = m->nheap / 2 - 1; i >= 0; i--)
+		heap_sift_down(m, i);
+	return m;
 }
 
-/* Set up the merge of the sources added, least heads on top. */
+static bool
+merge_next(OmenMerge *m, int64 *key, int64 *tid)
+{
+	OmenSortSource *src;
+
+	if (m->nheap == 0)
+		return false;
+	src = &m->sources[m->heap[0]];
+	*key = src->batch[src->pos].key;
+	*tid = src->batch[src->pos].tid;
+	if (++src->pos >= src->n && !source_fill(src))
+	{
+		/* this run is done: the last slot's source takes its place */
+		m->heap[0] = m->heap[--m->nheap];
+	}
+	if (m->nheap > 1)
+		heap_sift_down(m, 0);
+	return true;
+}
+
 static void
-start_merge(OmenSort *s)
+merge_end(OmenMerge *m)
 {
 	int			i;
 
-	s->heap = palloc(Max(s->nsources, 1) * sizeof(int));
-	for (i = 0; i < s->nsources; i++)
-		s->heap[i] = i;
-	s->nheap = s->nsources;
-	for (i = s->nheap / 2 - 1; i >= 0; i--)
-		heap_sift_down(s, i);
-	s->merging = true;
+	for (i = 0; i < m->nsources; i++)
+	{
+		BufFileClose(m->sources[i].file);
+		pfree(m->sources[i].batch);
+	}
+	pfree(m->sources);
+	pfree(m->heap);
+	pfree(m);
+}
+
+/*
+ * Merge the runs, first in groups of 'order' into longer (private) runs
+ * while there are more than that, then all of them.
+ */
+static OmenMerge *
+merge_runs(OmenSort *s)
+{
+	int			order = merge_order(s->workmem);
+
+	if (s->nruns > order)
+		elog(DEBUG2, "omen sort: %d runs, merged %d at a time first", s->nruns, order);
+	while (s->nruns > order)
+	{
+		OmenMerge  *m = merge_begin(s->runs, order);
+		BufFile    *out = new_private_run();
+		OmenPos		batch[OMEN_SORT_BATCH];
+		int			n = 0;
+
+		while (merge_next(m, &batch[n].key, &batch[n].tid))
+		{
+			if (++n == OMEN_SORT_BATCH)
+			{
+				BufFileWrite(out, batch, n * sizeof(OmenPos));
+				n = 0;
+				CHECK_FOR_INTERRUPTS();
+			}
+		}
+		if (n > 0)
+			BufFileWrite(out, batch, n * sizeof(OmenPos));
+		merge_end(m);
+		memmove(s->runs, s->runs + order, (s->nruns - order) * sizeof(BufFile *));
+		s->nruns -= order;
+		add_run(s, out);
+	}
+	s->merge = merge_begin(s->runs, s->nruns);
+	s->nruns = 0;				/* the merge owns the files now */
+	return s->merge;
 }
 
 OmenSort *
-omen_sort_begin_merge(char kind, SharedFileSet *fileset, int nparticipants)
+omen_sort_begin_merge(char kind, int workmem, SharedFileSet *fileset, int nparticipants)
 {
 	OmenSort   *s = palloc0(sizeof(OmenSort));
-	List	   *files = NIL;
-	ListCell   *lc;
 	int			p;
 
 	s->kind = kind;
 	s->fileset = fileset;
+	s->workmem = workmem;
 	/* a participant's runs are numbered from 0 without gaps */
 	for (p = 0; p < nparticipants; p++)
 	{
@@ -293,68 +390,43 @@ omen_sort_begin_merge(char kind, SharedFileSet *fileset, int nparticipants)
 			file = BufFileOpenFileSet(&fileset->fs, name, O_RDONLY, true);
 			if (file == NULL)
 				break;
-			files = lappend(files, file);
+			add_run(s, file);
 		}
 	}
-	s->nruns = list_length(files);
-	s->sources = palloc0(Max(s->nruns, 1) * sizeof(OmenSortSource));
-	foreach(lc, files)
-		add_source(s, (BufFile *) lfirst(lc), NULL, 0);
-	list_free(files);
-	start_merge(s);
+	merge_runs(s);
 	return s;
 }
 
 void
 omen_sort_performsort(OmenSort *s)
 {
-	int			i;
-
 	Assert(s->fileset == NULL);
-	omen_sort_pairs(s->pairs, s->npairs);
-	s->next = 0;
 	if (s->nruns == 0)
-		return;					/* it all fit: read the buffer */
-	s->sources = palloc0((s->nruns + 1) * sizeof(OmenSortSource));
-	for (i = 0; i < s->nruns; i++)
-		add_source(s, s->runs[i], NULL, 0);
-	add_source(s, NULL, s->pairs, s->npairs);
-	start_merge(s);
+	{
+		/* it all fit: read the buffer in place */
+		omen_sort_pairs(s->pairs, s->npairs);
+		s->next = 0;
+		return;
+	}
+	if (s->npairs > 0)
+		write_run(s);
+	pfree(s->pairs);
+	s->pairs = NULL;
+	s->npairs = 0;
+	merge_runs(s);
 }
 
 bool
 omen_sort_next(OmenSort *s, int64 *key, int64 *tid)
 {
-	OmenSortSource *src;
-
-	if (!s->merging)
-	{
-		if (s->next >= s->npairs)
-			return false;
-		*key = s->pairs[s->next].key;
-		*tid = s->pairs[s->next].tid;
-		s->next++;
-		return true;
-	}
-	if (s->nheap == 0)
+	if (s->merge)
+		return merge_next(s->merge, key, tid);
+	if (s->next >= s->npairs)
 		return false;
-	src = &s->sources[s->heap[0]];
-	*key = src->batch[src->pos].key;
-	*tid = src->batch[src->pos].tid;
-	if (++src->pos >= src->n && !source_fill(s, src))
-	{
-		/* this run is done: the last source takes its slot */
-		s->heap[0] = s->heap[--s->nheap];
-	}
-	if (s->nheap > 1)
-		heap_sift_down(s, 0);
+	*key = s->pairs[s->next].key;
+	*tid = s->pairs[s->next].tid;
+	s->next++;
 	return true;
-}
-
-int
-omen_sort_nruns(OmenSort *s)
-{
-	return s->nruns;
 }
 
 void
@@ -362,19 +434,12 @@ omen_sort_end(OmenSort *s)
 {
 	int			i;
 
-	if (s->merging)
-	{
-		for (i = 0; i < s->nsources; i++)
-		{
-			if (s->sources[i].file)
-				BufFileClose(s->sources[i].file);
-		}
-	}
-	else
-	{
-		for (i = 0; i < s->nruns; i++)
-			BufFileClose(s->runs[i]);
-	}
+	if (s->merge)
+		merge_end(s->merge);
+	for (i = 0; i < s->nruns; i++)
+		BufFileClose(s->runs[i]);
+	if (s->runs)
+		pfree(s->runs);
 	if (s->pairs)
 		pfree(s->pairs);
 	pfree(s);

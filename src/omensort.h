@@ -25,12 +25,11 @@ extern void omen_sort_put(OmenSort *s, int64 key, int64 tid);
 extern void omen_sort_export(OmenSort *s);
 
 /* The leader of a parallel build: merge every participant's runs. */
-extern OmenSort *omen_sort_begin_merge(char kind, SharedFileSet *fileset, int nparticipants);
+extern OmenSort *omen_sort_begin_merge(char kind, int workmem, SharedFileSet *fileset, int nparticipants);
 
 /* Make the entries ready to be read in order (serial sorts). */
 extern void omen_sort_performsort(OmenSort *s);
 extern bool omen_sort_next(OmenSort *s, int64 *key, int64 *tid);
-extern int	omen_sort_nruns(OmenSort *s);
 extern void omen_sort_end(OmenSort *s);
 
 #endif							/* OMENSORT_H */
