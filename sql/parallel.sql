@@ -2,6 +2,16 @@
 -- merges.  The table's parallel_workers option asks for two workers even
 -- on a small table; the index must equal a serial build's, answer like a
 -- sequential scan, and pass the check with heapallindexed.
+
+-- leaves that differ between two indexes, compared in chain order
+CREATE FUNCTION differing_leaves(a regclass, b regclass) RETURNS bigint LANGUAGE sql AS $$
+  SELECT count(*)
+  FROM (SELECT row_number() OVER () AS n, tree, entries, low_key, high_key FROM omen_index_leaves(a)) x
+  FULL JOIN (SELECT row_number() OVER () AS n, tree, entries, low_key, high_key FROM omen_index_leaves(b)) y
+  USING (n)
+  WHERE x IS DISTINCT FROM y
+$$;
+
 CREATE TABLE pb (k int8, pad int) WITH (parallel_workers = 2);
 INSERT INTO pb SELECT CASE WHEN g % 97 = 0 THEN NULL
                            WHEN g % 11 = 0 THEN 4242
@@ -24,11 +34,7 @@ SELECT p.entries = s.entries AS same_entries, p.null_entries = s.null_entries AS
        p.leaf_pages = s.leaf_pages AS same_leaves, p.entries
 FROM omen_index_stats('pb_par') p, omen_index_stats('pb_ser') s;
 -- leaf by leaf, the two builds wrote the same leaves
-SELECT count(*) AS differing_leaves
-FROM (SELECT row_number() OVER () AS n, tree, entries, low_key, high_key FROM omen_index_leaves('pb_par')) a
-FULL JOIN (SELECT row_number() OVER () AS n, tree, entries, low_key, high_key FROM omen_index_leaves('pb_ser')) b
-USING (n)
-WHERE a IS DISTINCT FROM b;
+SELECT differing_leaves('pb_par', 'pb_ser');
 DROP INDEX pb_ser;
 
 SELECT * FROM oracle_report(ARRAY[
@@ -65,11 +71,7 @@ RESET maintenance_work_mem;
 RESET max_parallel_maintenance_workers;
 SELECT omen_index_check('sb_small', true);
 SELECT entries, null_entries FROM omen_index_stats('sb_small');
-SELECT count(*) AS differing_leaves
-FROM (SELECT row_number() OVER () AS n, tree, entries, low_key, high_key FROM omen_index_leaves('sb_small')) a
-FULL JOIN (SELECT row_number() OVER () AS n, tree, entries, low_key, high_key FROM omen_index_leaves('sb_big')) b
-USING (n)
-WHERE a IS DISTINCT FROM b;
+SELECT differing_leaves('sb_small', 'sb_big');
 DROP INDEX sb_big;
 SELECT * FROM oracle_report(ARRAY[
   'SELECT k FROM sb WHERE k = 77',
@@ -77,3 +79,4 @@ SELECT * FROM oracle_report(ARRAY[
   'SELECT count(*) FROM sb WHERE k IS NULL',
   'SELECT k FROM sb ORDER BY k LIMIT 100']);
 DROP TABLE sb;
+DROP FUNCTION differing_leaves(regclass, regclass);

@@ -596,7 +596,6 @@ extern void omen_fill_model_page(Page page, const char *data, Size len, uint64 v
 extern int	omen_model_page_data(void);
 extern BlockNumber omen_write_model_pages(Relation index, const char *blob, Size len, uint64 version, uint32 *npages);
 extern double omen_segment_predict(const OmenSegment *seg, int64 key);
-
 extern uint32 omen_error_leaves(double err);
 extern int	omen_piece_segment_for(const OmenPiece *pc, int64 key);
 extern char *omen_read_model_blob(Relation index, Size *len_out, uint64 *version_out);

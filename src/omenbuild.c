@@ -365,16 +365,24 @@ omen_build_callback(Relation index, ItemPointer tid, Datum *values,
 }
 
 /*
- * Start the two sorts: the keys with the given memory, the NULL entries
- * with a sixteenth of it (they are usually few, and the buffer grows only
- * as entries come).  With a file set, they are parallel participant
+ * The NULL entries' sort gets a sixteenth of the keys' memory: they are
+ * usually few, and its buffer grows only as entries come.
+ */
+static int
+null_sort_mem(int workmem)
+{
+	return Max(64, workmem / 16);
+}
+
+/*
+ * Start the two sorts.  With a file set, they are parallel participant
  * 'participant's sorts.
  */
 static void
 begin_sorts(OmenBuildState *bs, int workmem, SharedFileSet *fileset, int participant)
 {
 	bs->keysort = omen_sort_begin('k', workmem, fileset, participant);
-	bs->nullsort = omen_sort_begin('n', Max(64, workmem / 16), fileset, participant);
+	bs->nullsort = omen_sort_begin('n', null_sort_mem(workmem), fileset, participant);
 }
 
 /*
@@ -581,7 +589,7 @@ parallel_scan(OmenParallelBuild *par, OmenBuildState *bs, Relation heap, Relatio
 	ConditionVariableCancelSleep();
 
 	bs->keysort = omen_sort_begin_merge('k', maintenance_work_mem, par->fileset, shared->nsorts);
-	bs->nullsort = omen_sort_begin_merge('n', Max(64, maintenance_work_mem / 16), par->fileset, shared->nsorts);
+	bs->nullsort = omen_sort_begin_merge('n', null_sort_mem(maintenance_work_mem), par->fileset, shared->nsorts);
 	return reltuples;
 }
 

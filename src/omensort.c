@@ -42,14 +42,11 @@
 /* the buffer's first allocation, in entries; it doubles up to the limit */
 #define OMEN_SORT_INITIAL	8192
 
+/* entry order, the leaf's order */
 static inline int
 pair_cmp(const OmenPos *a, const OmenPos *b)
 {
-	if (a->key != b->key)
-		return a->key < b->key ? -1 : 1;
-	if (a->tid != b->tid)
-		return a->tid < b->tid ? -1 : 1;
-	return 0;
+	return omen_pos_cmp(a->key, a->tid, b->key, b->tid);
 }
 
 #define ST_SORT omen_sort_pairs

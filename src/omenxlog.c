@@ -29,6 +29,7 @@
 #include "access/generic_xlog.h"
 #include "access/rmgr.h"
 #include "access/xloginsert.h"
+#include "miscadmin.h"
 #include "utils/rel.h"
 
 #include "omen.h"
@@ -224,6 +225,19 @@ assemble_fragments(OmenXLogBuffer *b, Page page, char *out)
 	return p - out;
 }
 
+/* Assert-enabled builds check that the page's hole is zero. */
+static inline void
+assert_hole_zero(Page page)
+{
+#ifdef USE_ASSERT_CHECKING
+	PageHeader	ph = (PageHeader) page;
+	Size		j;
+
+	for (j = ph->pd_lower; j < ph->pd_upper; j++)
+		Assert(((char *) page)[j] == 0);
+#endif
+}
+
 /*
  * Mark the pages dirty and, for a WAL-logged index, insert one record for
  * all of them.  Must be called inside the critical section that changed
@@ -238,9 +252,6 @@ omen_xlog_finish(OmenXLog *xl)
 	Assert(CritSectionCount > 0);
 	for (i = 0; i < xl->nbuffers; i++)
 	{
-		Page		page = BufferGetPage(xl->buffers[i].buf);
-		PageHeader	ph = (PageHeader) page;
-
 		/*
 		 * Replay zeroes the hole, so it must be zero here too.  It is by
 		 * construction, and zeroing it again on every insert cost 4% of an
@@ -248,16 +259,7 @@ omen_xlog_finish(OmenXLog *xl)
 		 * by a full write (omen_leaf_write*, which zeroes the hole) or moved
 		 * inward by an append, and the metapage's hole is never written.
 		 */
-#ifdef USE_ASSERT_CHECKING
-		{
-			Size		j;
-
-			for (j = ph->pd_lower; j < ph->pd_upper; j++)
-				Assert(((char *) page)[j] == 0);
-		}
-#else
-		(void) ph;
-#endif
+		assert_hole_zero(BufferGetPage(xl->buffers[i].buf));
 		MarkBufferDirty(xl->buffers[i].buf);
 	}
 	if (!xl->logged)
