@@ -10,7 +10,7 @@ HEADERS = src/omen.h
 
 DATA = $(wildcard src/omen_index--*.sql)
 
-REGRESS = setup types scans writes leaves parallel errors planner functions upgrade
+REGRESS = setup types scans writes leaves runs parallel errors planner functions upgrade
 REGRESS_OPTS = --inputdir=. --load-extension=$(EXTENSION)
 
 ISOLATION = split-during-scan retrain-concurrent reuse-during-scan vacuum-during-scan

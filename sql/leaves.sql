@@ -78,10 +78,11 @@ SELECT * FROM oracle_report(ARRAY[
     'SELECT k FROM lw WHERE k < 3000 ORDER BY k',
     'SELECT k FROM lw WHERE k < 3000 ORDER BY k DESC'], true);
 
--- 4. Splits that change the encoding.  A leaf packed with one key (one
--- byte a key) meets keys far away, inside its fences and beyond them.
+-- 4. Splits that change the encoding.  A leaf packed with nearby keys (two
+-- bytes a key) meets keys far away, inside its fences and beyond them.
+-- The keys are distinct, so the leaves are PLAIN (RUNS leaves: runs.sql).
 CREATE TABLE ls (k int8, pad int);
-INSERT INTO ls SELECT 5, g FROM generate_series(1, 6000) g;
+INSERT INTO ls SELECT g, g FROM generate_series(1, 6000) g;
 INSERT INTO ls SELECT 4000000000000000000, g FROM generate_series(1, 10) g;
 CREATE INDEX ls_omen ON ls USING omen (k) WITH (fillfactor = 100);
 SELECT leaf_pages AS leaves0 FROM omen_index_stats('ls_omen') \gset
@@ -89,7 +90,7 @@ INSERT INTO ls SELECT 3000000000000000000 + g, -g FROM generate_series(1, 50) g;
 INSERT INTO ls SELECT 5, -g FROM generate_series(1, 50) g;
 INSERT INTO ls SELECT -3000000000000000000 - g, -g FROM generate_series(1, 50) g;
 SELECT :leaves0 AS built, leaf_pages - :leaves0 AS new_leaves FROM omen_index_stats('ls_omen');
--- the leftmost leaf split beside the far key: the old entries kept 1-byte keys
+-- the leftmost leaf split beside the far key: the old entries kept 2-byte keys
 SELECT entries, key_width, tid_width FROM omen_index_leaves('ls_omen') WHERE tree = 'keys';
 SELECT omen_index_check('ls_omen', true);
 SELECT * FROM oracle_report(ARRAY[

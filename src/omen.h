@@ -27,7 +27,7 @@
  * ---------------------------------------------------------------------
  */
 #define OMEN_MAGIC				0x4F4D454E	/* "OMEN" */
-#define OMEN_FORMAT_VERSION		3
+#define OMEN_FORMAT_VERSION		4
 #define OMEN_PAGE_ID			0xFF8A		/* last 2 bytes of every page */
 
 #define OMEN_METAPAGE_BLKNO		0
@@ -144,20 +144,31 @@ typedef OmenPageOpaqueData *OmenPageOpaque;
 
 /*
  * Leaf layout.  After the page header comes an OmenLeafHeader, then the
- * stored keys (key_width bytes each, little-endian, key - key_base) growing
- * up to pd_lower; the stored TIDs (tid_width bytes each, encoded TID -
- * tid_base) grow down from the special space to pd_upper, TID i in the
- * i-th slot below the special space.  Widths are chosen per leaf from the
- * range of what it holds, so a leaf of nearby keys and heap rows stores
- * an entry in 4 to 6 bytes instead of 14.
+ * entries, in one of two formats (the writer takes the smaller):
+ *
+ * - PLAIN: the stored keys (key_width bytes each, little-endian, key -
+ *   key_base) grow up to pd_lower; the stored TIDs (tid_width bytes each,
+ *   encoded TID - tid_base) grow down from the special space to pd_upper,
+ *   TID i in the i-th slot below the special space.  Widths are chosen per
+ *   leaf from the range of what it holds, so a leaf of nearby keys and heap
+ *   rows stores an entry in 4 to 6 bytes instead of 14.
+ * - RUNS: for leaves of duplicate keys.  The sorted entries are one run
+ *   per distinct key, in sorted_bytes bytes after the header: a uint16
+ *   count of runs, a directory of runs (stored key, first entry, data
+ *   offset, gap width b), then each run's data: its first TID as in
+ *   PLAIN and the gaps between its ascending TIDs minus one, b bits each.  A gap is taken between dense
+ *   TIDs, block << off_bits | offset, so that a heap page's unused offset
+ *   numbers cost nothing.  The pending entries follow the runs, keys
+ *   growing up and TIDs down from the special space as in PLAIN.
  *
  * Entries [0, nsorted) are in (key, tid) order; the entries after them
  * (at most OMEN_PENDING_MAX) are pending: in insertion order, each a
  * position that is in none of the others.  An insert appends (a few
  * bytes of WAL beside the hole, nothing shifts); when the pending area is
  * full, the next insert merges it into the sorted entries.  An insert
- * that goes after every entry of a leaf with nothing pending extends the
- * sorted entries directly, so ascending keys never leave anything pending.
+ * that goes after every entry of a PLAIN leaf with nothing pending extends
+ * the sorted entries directly, so ascending keys never leave anything
+ * pending.
  */
 typedef struct OmenLeafHeader
 {
@@ -166,8 +177,13 @@ typedef struct OmenLeafHeader
 	uint16		nsorted;		/* entries [0, nsorted) are in order */
 	uint8		key_width;		/* bytes a stored key takes, 1 - 8 */
 	uint8		tid_width;		/* bytes a stored TID takes, 1 - 8 */
-	uint32		reserved;
+	uint16		sorted_bytes;	/* RUNS: bytes of the runs */
+	uint8		format;			/* OMEN_LEAF_PLAIN or OMEN_LEAF_RUNS */
+	uint8		off_bits;		/* RUNS: offset bits of a dense TID */
 } OmenLeafHeader;
+
+#define OMEN_LEAF_PLAIN			0
+#define OMEN_LEAF_RUNS			1
 
 #define OmenLeafGetHeader(page) ((OmenLeafHeader *) PageGetContents(page))
 #define OMEN_LEAF_DATA			(MAXALIGN(SizeOfPageHeaderData) + MAXALIGN(sizeof(OmenLeafHeader)))
@@ -176,6 +192,14 @@ typedef struct OmenLeafHeader
 #define OMEN_LEAF_MAX_ENTRIES	((int) (OMEN_LEAF_SPACE / 2))
 #define OMEN_PENDING_MAX		64
 
+/*
+ * A run directory entry: the stored key, then the run's first entry and
+ * its data's offset (uint16 each) and the bits of its gaps (uint8).
+ */
+#define OMEN_RUN_DIR_EXTRA		5
+/* widest gap field of a run: a dense TID has 32 bits of block and an offset */
+#define OMEN_RUN_MAX_BITS		(32 + OMEN_TID_OFFSET_BITS)
+
 /* How a leaf stores its entries. */
 typedef struct OmenLeafEnc
 {
@@ -183,19 +207,29 @@ typedef struct OmenLeafEnc
 	int64		tid_base;
 	int			key_width;
 	int			tid_width;
+	int			format;			/* OMEN_LEAF_PLAIN or OMEN_LEAF_RUNS */
+	int			off_bits;		/* RUNS */
+	int			n;				/* the entries the encoding was chosen for */
+	int			bytes;			/* and the bytes they take in it */
 } OmenLeafEnc;
 
 /* A leaf opened for reading: where its arrays are and how to decode them. */
 typedef struct OmenLeaf
 {
-	const char *keys;			/* stored key i at keys + i * key_width */
-	const char *tids;			/* stored TID i ends (i * tid_width) below */
+	const char *keys;			/* PLAIN: stored key i at keys + i * key_width */
+	const char *tids;			/* PLAIN: stored TID i ends (i * tid_width) below */
+	const char *pkeys;			/* pending key j at pkeys + j * key_width */
+	const char *ptids;			/* pending TID j ends (j * tid_width) below */
+	const char *runs;			/* RUNS: start of the runs */
 	uint64		key_base;
 	uint64		tid_base;
 	uint64		key_mask;
 	uint64		tid_mask;
 	int			key_width;
 	int			tid_width;
+	int			format;
+	int			off_bits;
+	int			nruns;			/* RUNS */
 	int			n;				/* entries */
 	int			nsorted;		/* of which sorted */
 } OmenLeaf;
@@ -219,6 +253,40 @@ omen_load_stored(const char *p, uint64 mask)
 	return v & mask;
 }
 
+/* Where the pending keys start and the pending TIDs end. */
+static inline Size
+omen_leaf_pending_keys_at(Page page)
+{
+	OmenLeafHeader *h = OmenLeafGetHeader(page);
+
+	return OMEN_LEAF_DATA + (h->format == OMEN_LEAF_RUNS ? h->sorted_bytes : h->nsorted * h->key_width);
+}
+
+static inline Size
+omen_leaf_pending_tids_end(Page page)
+{
+	OmenLeafHeader *h = OmenLeafGetHeader(page);
+
+	return ((PageHeader) page)->pd_special - (h->format == OMEN_LEAF_RUNS ? 0 : h->nsorted * h->tid_width);
+}
+
+static inline int
+OmenLeafNEntries(Page page)
+{
+	OmenLeafHeader *h = OmenLeafGetHeader(page);
+
+	return h->nsorted + (int) ((((PageHeader) page)->pd_lower - omen_leaf_pending_keys_at(page)) / h->key_width);
+}
+
+static inline uint16
+omen_load_u16(const char *p)
+{
+	uint16		v;
+
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
 static inline void
 omen_leaf_open(Page page, OmenLeaf *lf)
 {
@@ -231,29 +299,55 @@ omen_leaf_open(Page page, OmenLeaf *lf)
 	lf->tid_base = (uint64) h->tid_base;
 	lf->key_mask = omen_width_mask(h->key_width);
 	lf->tid_mask = omen_width_mask(h->tid_width);
+	lf->format = h->format;
+	lf->off_bits = h->off_bits;
 	lf->keys = (const char *) page + OMEN_LEAF_DATA;
 	lf->tids = (const char *) page + ph->pd_special;
-	lf->n = (ph->pd_lower - OMEN_LEAF_DATA) / h->key_width;
+	lf->pkeys = (const char *) page + omen_leaf_pending_keys_at(page);
+	lf->ptids = (const char *) page + omen_leaf_pending_tids_end(page);
+	lf->runs = lf->keys;
+	lf->nruns = h->format == OMEN_LEAF_RUNS && h->sorted_bytes >= 2 ? omen_load_u16(lf->runs) : 0;
 	lf->nsorted = h->nsorted;
+	lf->n = OmenLeafNEntries(page);
 }
 
+/* Sorted entry i of a PLAIN leaf. */
 static inline int64
 omen_leaf_key(const OmenLeaf *lf, int i)
 {
+	Assert(lf->format == OMEN_LEAF_PLAIN);
 	return (int64) (lf->key_base + omen_load_stored(lf->keys + i * lf->key_width, lf->key_mask));
 }
 
 static inline int64
 omen_leaf_tid(const OmenLeaf *lf, int i)
 {
+	Assert(lf->format == OMEN_LEAF_PLAIN);
 	return (int64) (lf->tid_base +
 					omen_load_stored(lf->tids - (i + 1) * lf->tid_width, lf->tid_mask));
 }
 
-static inline int
-OmenLeafNEntries(Page page)
+/* Pending entry j, 0 <= j < n - nsorted, of a leaf of either format. */
+static inline int64
+omen_leaf_pending_key(const OmenLeaf *lf, int j)
 {
-	return (((PageHeader) page)->pd_lower - OMEN_LEAF_DATA) / OmenLeafGetHeader(page)->key_width;
+	return (int64) (lf->key_base + omen_load_stored(lf->pkeys + j * lf->key_width, lf->key_mask));
+}
+
+static inline int64
+omen_leaf_pending_tid(const OmenLeaf *lf, int j)
+{
+	return (int64) (lf->tid_base +
+					omen_load_stored(lf->ptids - (j + 1) * lf->tid_width, lf->tid_mask));
+}
+
+/* The bytes a leaf's entries take, either format. */
+static inline int
+omen_leaf_used_bytes(Page page)
+{
+	PageHeader	ph = (PageHeader) page;
+
+	return (ph->pd_lower - OMEN_LEAF_DATA) + (ph->pd_special - ph->pd_upper);
 }
 
 /* ---------------------------------------------------------------------
@@ -535,6 +629,7 @@ extern void omen_corrupt(Relation index, BlockNumber blkno, const char *fmt,...)
 /* omenleaf.c */
 extern int	omen_width_for(uint64 span);
 extern void omen_leaf_choose_enc(const int64 *keys, const int64 *tids, int n, OmenLeafEnc *enc);
+extern bool omen_leaf_fits(const OmenLeafEnc *enc);
 extern bool omen_leaf_enc_holds(const OmenLeafEnc *enc, int64 key, int64 tid);
 extern void omen_leaf_get_enc(Page page, OmenLeafEnc *enc);
 extern void omen_leaf_init(Page page, uint16 flags);
@@ -542,12 +637,36 @@ extern void omen_leaf_write(Page page, const OmenLeafEnc *enc, int n, const int6
 extern void omen_leaf_write_from(Page page, int from, int n, const int64 *keys, const int64 *tids);
 extern void omen_leaf_append(Page page, int64 key, int64 tid, bool sorted);
 extern bool omen_leaf_check_layout(Page page, char *why, Size whylen);
+extern void omen_leaf_bytes_from(Page page, int from, Size *kstart, Size *tend);
 extern int	omen_leaf_lower_bound(const OmenLeaf *lf, int64 key, int64 tid);
 extern int	omen_leaf_entries(Page page, int64 *keys, int64 *tids);
+extern int	omen_leaf_sorted_entries(Page page, int64 *keys, int64 *tids);
 extern void omen_leaf_sorted_range(const OmenLeaf *lf, int64 lo, int64 hi, int *first, int *end);
 extern int	omen_leaf_collect(const OmenLeaf *lf, int first, int end, int64 lo, int64 hi, OmenScanItem *out);
 extern int	omen_leaf_fill_bytes(int fillfactor);
-extern int	omen_leaf_bytes(const OmenLeafEnc *enc, int n);
+extern int	omen_leaf_plain_bytes(const OmenLeafEnc *enc, int n);
+extern bool omen_leaf_runs_wins(int plain_bytes, int runs_bytes);
+
+/*
+ * The size of a RUNS leaf built up one entry at a time, in position order
+ * (CREATE INDEX fills leaves this way): what each further entry costs,
+ * without laying the leaf out again.
+ */
+typedef struct OmenRunSizer
+{
+	int			nruns;
+	int			closed_bytes;	/* gap data of the runs before the open one */
+	int			run_count;		/* entries of the open run */
+	int			run_bits;		/* its widest gap */
+	int			off_bits;
+	int64		last_key;
+	int64		last_tid;
+} OmenRunSizer;
+
+extern void omen_run_sizer_init(OmenRunSizer *sz, const int64 *keys, const int64 *tids, int n, int off_bits);
+extern void omen_run_sizer_add(OmenRunSizer *sz, int64 key, int64 tid);
+extern int	omen_run_sizer_bytes(const OmenRunSizer *sz, int key_width, int tid_width);
+extern int	omen_tid_off_bits(int64 tid);
 
 /* omenxlog.c */
 #define OMEN_XLOG_MAX_BUFFERS	4
@@ -634,6 +753,7 @@ extern char *omenbuildphasename(int64 phasenum);
 extern bool omeninsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 					   Relation heapRel, IndexUniqueCheck checkUnique,
 					   bool indexUnchanged, IndexInfo *indexInfo);
+extern bool omen_split_leaf_entries(Relation index, Buffer buf, const int64 *keys, const int64 *tids, int n);
 
 /* omenscan.c */
 extern IndexScanDesc omenbeginscan(Relation index, int nkeys, int norderbys);

@@ -62,6 +62,7 @@ typedef struct OmenLoader
 	int			fill;			/* bytes to fill a leaf to */
 	int64		tmin;			/* least and greatest TID of the leaf */
 	int64		tmax;
+	OmenRunSizer runs;			/* the open leaf's size as RUNS */
 	int64		keys[OMEN_LEAF_MAX_ENTRIES];
 	int64		tids[OMEN_LEAF_MAX_ENTRIES];
 
@@ -173,15 +174,38 @@ loader_start_tree(OmenLoader *ld, int tree, int fillfactor)
 }
 
 /*
+ * The open leaf's RUNS size with one more entry (ld->runs holds it
+ * without): a dense TID's offset bits are the leaf's widest, so an entry
+ * that widens them sizes the leaf again.
+ */
+static void
+loader_runs_with(const OmenLoader *ld, int64 key, int64 tid, OmenRunSizer *sz)
+{
+	int			off_bits = omen_tid_off_bits(tid);
+
+	if (ld->n == 0)
+		omen_run_sizer_init(sz, NULL, NULL, 0, off_bits);
+	else if (off_bits > ld->runs.off_bits)
+		omen_run_sizer_init(sz, ld->keys, ld->tids, ld->n, off_bits);
+	else
+		*sz = ld->runs;
+	omen_run_sizer_add(sz, key, tid);
+}
+
+/*
  * Would the open leaf, with one more entry, take more than the fill
- * target?  Entries are stored relative to the leaf's least key and TID, so
- * the size per entry grows with the spans.
+ * target in the encoding omen_leaf_choose_enc() will give it?  Entries
+ * are stored relative to the leaf's least key and TID, so the size per
+ * entry grows with the spans; a leaf of duplicates is smaller as RUNS.
  */
 static bool
 loader_leaf_full(OmenLoader *ld, int64 key, int64 tid)
 {
 	int			kw;
 	int			tw;
+	int			plain;
+	int			runs;
+	OmenRunSizer sz;
 
 	if (ld->n == 0)
 		return false;
@@ -189,7 +213,12 @@ loader_leaf_full(OmenLoader *ld, int64 key, int64 tid)
 		return true;
 	kw = omen_width_for((uint64) key - (uint64) ld->keys[0]);
 	tw = omen_width_for((uint64) Max(ld->tmax, tid) - (uint64) Min(ld->tmin, tid));
-	return (ld->n + 1) * (kw + tw) > ld->fill;
+	plain = (ld->n + 1) * (kw + tw);
+	if (plain <= ld->fill)
+		return false;
+	loader_runs_with(ld, key, tid, &sz);
+	runs = omen_run_sizer_bytes(&sz, kw, tw);
+	return !(omen_leaf_runs_wins(plain, runs) && runs <= ld->fill);
 }
 
 /*
@@ -213,6 +242,7 @@ loader_add(OmenLoader *ld, int64 key, int64 tid)
 		ld->low = sep;
 		ld->n = 0;
 	}
+	loader_runs_with(ld, key, tid, &ld->runs);
 	if (ld->n == 0)
 		ld->tmin = ld->tmax = tid;
 	else

@@ -263,10 +263,11 @@ check_leaf_entries(Relation index, BlockNumber blkno, Page page, int tree,
 	int			i;
 
 	omen_leaf_open(page, &lf);
+	omen_leaf_sorted_entries(page, keys, tids);
 	for (i = 0; i < lf.n; i++)
 	{
-		int64		k = omen_leaf_key(&lf, i);
-		int64		t = omen_leaf_tid(&lf, i);
+		int64		k = i < lf.nsorted ? keys[i] : omen_leaf_pending_key(&lf, i - lf.nsorted);
+		int64		t = i < lf.nsorted ? tids[i] : omen_leaf_pending_tid(&lf, i - lf.nsorted);
 		ItemPointerData tid;
 
 		if (k < h->key_base || t < h->tid_base)
@@ -274,8 +275,7 @@ check_leaf_entries(Relation index, BlockNumber blkno, Page page, int tree,
 		omen_tid_decode(t, &tid);
 		if (t <= 0 || t != omen_tid_encode(&tid) || !ItemPointerIsValid(&tid))
 			omen_corrupt(index, blkno, "entry %d has an invalid heap TID", i);
-		if (i > 0 && i < lf.nsorted &&
-			omen_pos_cmp(omen_leaf_key(&lf, i - 1), omen_leaf_tid(&lf, i - 1), k, t) >= 0)
+		if (i > 0 && i < lf.nsorted && omen_pos_cmp(keys[i - 1], tids[i - 1], k, t) >= 0)
 			omen_corrupt(index, blkno, "entries %d and %d are out of order", i - 1, i);
 		if (omen_pos_cmp(k, t, opaque->low.key, opaque->low.tid) < 0)
 			omen_corrupt(index, blkno, "entry %d lies below the low fence", i);

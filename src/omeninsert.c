@@ -11,7 +11,9 @@
  * - a merge of the full pending area and the entry into the sorted
  *   entries, rewriting them from the first one that moves;
  * - a rewrite of the whole leaf with wider fields, when the leaf's
- *   encoding cannot store the entry.
+ *   encoding cannot store the entry, or when it is a RUNS leaf, whose
+ *   runs are rewritten to merge (and a full PLAIN leaf of duplicates
+ *   becomes a RUNS leaf this way instead of splitting).
  *
  * Each is one WAL record holding the bytes that changed (omenxlog.c).  A
  * leaf without room gives its upper entries to its right sibling if that
@@ -72,8 +74,7 @@ split_fits(const int64 *keys, const int64 *tids, int total, int s,
 {
 	omen_leaf_choose_enc(keys, tids, s, lenc);
 	omen_leaf_choose_enc(keys + s, tids + s, total - s, renc);
-	return omen_leaf_bytes(lenc, s) <= (int) OMEN_LEAF_SPACE &&
-		omen_leaf_bytes(renc, total - s) <= (int) OMEN_LEAF_SPACE;
+	return omen_leaf_fits(lenc) && omen_leaf_fits(renc);
 }
 
 /*
@@ -109,8 +110,9 @@ append_split(const int64 *keys, const int64 *tids, int total, int fillfactor)
 	OmenLeafEnc old;
 	int			s;
 
+	/* as many entries as fill the target at the old entries' average size */
 	omen_leaf_choose_enc(keys, tids, total - 1, &old);
-	s = omen_leaf_fill_bytes(fillfactor) / (old.key_width + old.tid_width);
+	s = (int) ((int64) omen_leaf_fill_bytes(fillfactor) * (total - 1) / Max(old.bytes, 1));
 	return Min(Max(s, 1), total - 1);
 }
 
@@ -237,6 +239,28 @@ split_leaf(Relation index, Buffer buf, const int64 *keys, const int64 *tids, int
 }
 
 /*
+ * Split the locked leaf, whose entries are now [0, n), in the middle.
+ * For VACUUM: the survivors of a RUNS leaf can need more room than the
+ * leaf had, because a removed TID merges two gaps of its run and the run
+ * may then need wider gap fields.  Returns whether the split left the
+ * model drifted.
+ */
+bool
+omen_split_leaf_entries(Relation index, Buffer buf, const int64 *keys, const int64 *tids, int n)
+{
+	OmenLeafEnc lenc;
+	OmenLeafEnc renc;
+	int			s = middle_split(keys, n);
+	bool		want_retrain = false;
+
+	if (n < 2 || !split_fits(keys, tids, n, s, &lenc, &renc))
+		elog(ERROR, "omen: leaf %u of index \"%s\" cannot be split",
+			 BufferGetBlockNumber(buf), RelationGetRelationName(index));
+	split_leaf(index, buf, keys, tids, n, s, &lenc, &renc, &want_retrain);
+	return want_retrain;
+}
+
+/*
  * A full leaf whose right sibling is at most half full gives its upper
  * entries to that sibling instead of splitting: the boundary between the
  * two moves left, lowering the sibling's low fence.  Low fences only ever
@@ -262,7 +286,6 @@ rebalance_right(Relation index, Buffer buf, const int64 *keys, const int64 *tids
 	Buffer		rbuf;
 	Page		rpage;
 	OmenPageOpaque rop;
-	OmenLeafEnc enc;
 	int			nr;
 	int			s;
 	int			moved;
@@ -278,9 +301,8 @@ rebalance_right(Relation index, Buffer buf, const int64 *keys, const int64 *tids
 	rbuf = omen_read_page(index, lop->right, BUFFER_LOCK_EXCLUSIVE, kind);
 	rpage = BufferGetPage(rbuf);
 	rop = OmenPageGetOpaque(rpage);
-	omen_leaf_get_enc(rpage, &enc);
 	nr = OmenLeafNEntries(rpage);
-	if (omen_leaf_bytes(&enc, nr) > (int) OMEN_LEAF_SPACE / 2)
+	if (omen_leaf_used_bytes(rpage) > (int) OMEN_LEAF_SPACE / 2)
 	{
 		UnlockReleaseBuffer(rbuf);
 		return false;
@@ -297,8 +319,7 @@ rebalance_right(Relation index, Buffer buf, const int64 *keys, const int64 *tids
 	omen_leaf_entries(rpage, rkeys + moved, rtids + moved);
 	omen_leaf_choose_enc(keys, tids, s, &lenc);
 	omen_leaf_choose_enc(rkeys, rtids, moved + nr, &renc);
-	if (omen_leaf_bytes(&lenc, s) > (int) OMEN_LEAF_SPACE ||
-		omen_leaf_bytes(&renc, moved + nr) > (int) OMEN_LEAF_SPACE)
+	if (!omen_leaf_fits(&lenc) || !omen_leaf_fits(&renc))
 	{
 		pfree(rkeys);
 		pfree(rtids);
@@ -381,10 +402,10 @@ merge_start(const OmenLeaf *lf, int64 key, int64 tid)
 	int64		mt = tid;
 	int			i;
 
-	for (i = lf->nsorted; i < lf->n; i++)
+	for (i = 0; i < lf->n - lf->nsorted; i++)
 	{
-		int64		k = omen_leaf_key(lf, i);
-		int64		t = omen_leaf_tid(lf, i);
+		int64		k = omen_leaf_pending_key(lf, i);
+		int64		t = omen_leaf_pending_tid(lf, i);
 
 		if (omen_pos_cmp(k, t, mk, mt) < 0)
 		{
@@ -420,9 +441,10 @@ insert_into_leaf(Relation index, Buffer buf, int64 key, int64 tid)
 	omen_leaf_get_enc(page, &enc);
 
 	if (omen_leaf_enc_holds(&enc, key, tid) &&
-		ph->pd_upper - ph->pd_lower >= enc.key_width + enc.tid_width)
+		ph->pd_upper - ph->pd_lower >= enc.key_width + enc.tid_width &&
+		lf.n < OMEN_LEAF_MAX_ENTRIES)
 	{
-		if (lf.n == lf.nsorted &&
+		if (lf.n == lf.nsorted && lf.format == OMEN_LEAF_PLAIN &&
 			(lf.n == 0 || omen_pos_cmp(omen_leaf_key(&lf, lf.n - 1), omen_leaf_tid(&lf, lf.n - 1),
 									   key, tid) < 0))
 		{
@@ -442,8 +464,8 @@ insert_into_leaf(Relation index, Buffer buf, int64 key, int64 tid)
 	tids = palloc((lf.n + 1) * sizeof(int64));
 	total = gather_entries(page, key, tid, keys, tids, &newpos);
 
-	if (omen_leaf_enc_holds(&enc, key, tid) &&
-		omen_leaf_bytes(&enc, total) <= (int) OMEN_LEAF_SPACE)
+	if (lf.format == OMEN_LEAF_PLAIN && omen_leaf_enc_holds(&enc, key, tid) &&
+		omen_leaf_plain_bytes(&enc, total) <= (int) OMEN_LEAF_SPACE)
 	{
 		/* a merge of the full pending area */
 		leaf_rewrite(index, buf, NULL, merge_start(&lf, key, tid), keys, tids, total);
@@ -455,7 +477,7 @@ insert_into_leaf(Relation index, Buffer buf, int64 key, int64 tid)
 		OmenLeafEnc wide;
 
 		omen_leaf_choose_enc(keys, tids, total, &wide);
-		if (omen_leaf_bytes(&wide, total) <= (int) OMEN_LEAF_SPACE)
+		if (omen_leaf_fits(&wide))
 		{
 			leaf_rewrite(index, buf, &wide, 0, keys, tids, total);
 			if (newpos == total - 1)
@@ -524,7 +546,7 @@ try_append_hint(Relation index, OmenModelCache *model, int tree, int64 key, int6
 	omen_check_page(index, buf, hint, want);
 	page = BufferGetPage(buf);
 	omen_leaf_open(page, &lf);
-	if (omen_pos_in_leaf(page, key, tid) && lf.n == lf.nsorted &&
+	if (omen_pos_in_leaf(page, key, tid) && lf.n == lf.nsorted && lf.format == OMEN_LEAF_PLAIN &&
 		(lf.n == 0 || omen_pos_cmp(omen_leaf_key(&lf, lf.n - 1), omen_leaf_tid(&lf, lf.n - 1),
 								   key, tid) < 0))
 		return buf;

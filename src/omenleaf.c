@@ -3,13 +3,22 @@
  *	  The leaf page format: per-leaf encoding of keys and TIDs, the sorted
  *	  entries and the pending area, searching and collecting entries.
  *
- * A leaf stores each key as key - key_base in key_width bytes and each
- * TID as encoded TID - tid_base in tid_width bytes (omen.h).  The widths
- * are chosen from the range of what the leaf holds when it is written in
- * full (build, split, merge, VACUUM); an insert whose key or TID falls
- * outside that range rewrites the leaf with wider fields.  Decoding is an
- * unaligned 8-byte load and a mask, so a search costs what it would over
- * a plain int64 array.
+ * A PLAIN leaf stores each key as key - key_base in key_width bytes and
+ * each TID as encoded TID - tid_base in tid_width bytes (omen.h).  The
+ * widths are chosen from the range of what the leaf holds when it is
+ * written in full (build, split, merge, VACUUM); an insert whose key or
+ * TID falls outside that range rewrites the leaf with wider fields.
+ * Decoding is an unaligned 8-byte load and a mask, so a search costs what
+ * it would over a plain int64 array.
+ *
+ * A leaf of duplicate keys is written in the RUNS format instead when that
+ * is much smaller: each distinct key once, in a directory searched like the
+ * PLAIN keys, and its ascending heap TIDs as bit-packed gaps.  A random
+ * heap spreads a key's rows over the whole table, so a TID costs its gap's
+ * log2 (about 21 bits for 50 rows a key in a 10M-row table) instead of the
+ * table's (28).  Pending entries stay plain in both formats, so an insert
+ * into a RUNS leaf is the same few bytes; the merge of a full pending area
+ * rewrites the leaf.
  */
 #include "postgres.h"
 
@@ -26,9 +35,148 @@ omen_width_for(uint64 span)
 	return (pg_leftmost_one_pos64(span) + 8) / 8;
 }
 
+/* The dense form of an encoded TID: block << off_bits | offset. */
+static inline uint64
+dense_tid(int64 tid, int off_bits)
+{
+	return (((uint64) tid >> OMEN_TID_OFFSET_BITS) << off_bits) |
+		((uint64) tid & ((UINT64CONST(1) << OMEN_TID_OFFSET_BITS) - 1));
+}
+
+static inline int64
+sparse_tid(uint64 d, int off_bits)
+{
+	return (int64) (((d >> off_bits) << OMEN_TID_OFFSET_BITS) | (d & ((UINT64CONST(1) << off_bits) - 1)));
+}
+
+/* Bits a dense TID needs for this TID's offset. */
+int
+omen_tid_off_bits(int64 tid)
+{
+	uint32		off = (uint32) (tid & ((1 << OMEN_TID_OFFSET_BITS) - 1));
+
+	return off == 0 ? 1 : pg_leftmost_one_pos32(off) + 1;
+}
+
+/* Bits that hold v (0 for 0). */
+static inline int
+bits_for(uint64 v)
+{
+	return v == 0 ? 0 : pg_leftmost_one_pos64(v) + 1;
+}
+
+/* Bytes of a run's gaps: count - 1 of 'bits' each. */
+static inline int
+run_gap_bytes(int count, int bits)
+{
+	return (int) (((int64) (count - 1) * bits + 7) / 8);
+}
+
+static inline void
+put_bits(char *p, uint64 bitpos, uint64 v, int bits)
+{
+	while (bits > 0)
+	{
+		int			sh = (int) (bitpos & 7);
+		int			take = Min(8 - sh, bits);
+
+		p[bitpos >> 3] |= (char) ((v & ((1 << take) - 1)) << sh);
+		v >>= take;
+		bitpos += take;
+		bits -= take;
+	}
+}
+
+static inline void
+store_value(char *p, uint64 v, int width)
+{
+#ifdef WORDS_BIGENDIAN
+	int			i;
+
+	for (i = 0; i < width; i++)
+		p[i] = (char) (v >> (8 * i));
+#else
+	memcpy(p, &v, width);
+#endif
+}
+
 /*
- * The narrowest encoding that holds the given entries: bases at the least
- * key and TID, widths from the spans.
+ * Lay out the runs of n sorted entries at dst (zeroed, big enough), or
+ * with dst NULL only count: returns the bytes they take.  See omen.h for
+ * the layout.
+ */
+static int
+runs_layout(char *dst, const OmenLeafEnc *enc, int n, const int64 *keys, const int64 *tids)
+{
+	int			dirw = enc->key_width + OMEN_RUN_DIR_EXTRA;
+	int			nruns = 0;
+	int			data;
+	int			r;
+	int			a;
+
+	for (a = 0; a < n; a++)
+		if (a == 0 || keys[a] != keys[a - 1])
+			nruns++;
+	data = (int) sizeof(uint16) + nruns * dirw;
+	if (dst)
+	{
+		uint16		v = (uint16) nruns;
+
+		memcpy(dst, &v, sizeof(v));
+	}
+	for (r = 0, a = 0; a < n; r++)
+	{
+		int			b = a + 1;
+		int			bits = 0;
+		int			i;
+
+		while (b < n && keys[b] == keys[a])
+		{
+			bits = Max(bits, bits_for(dense_tid(tids[b], enc->off_bits) -
+									  dense_tid(tids[b - 1], enc->off_bits) - 1));
+			b++;
+		}
+		if (dst)
+		{
+			char	   *d = dst + sizeof(uint16) + r * dirw;
+			char	   *gaps;
+			uint16		start = (uint16) a;
+			uint16		off = (uint16) data;
+
+			store_value(d, (uint64) keys[a] - (uint64) enc->key_base, enc->key_width);
+			memcpy(d + enc->key_width, &start, sizeof(start));
+			memcpy(d + enc->key_width + sizeof(uint16), &off, sizeof(off));
+			d[enc->key_width + 2 * sizeof(uint16)] = (char) bits;
+			store_value(dst + data, (uint64) tids[a] - (uint64) enc->tid_base, enc->tid_width);
+			gaps = dst + data + enc->tid_width;
+			for (i = a + 1; i < b; i++)
+				put_bits(gaps, (uint64) (i - a - 1) * bits,
+						 dense_tid(tids[i], enc->off_bits) - dense_tid(tids[i - 1], enc->off_bits) - 1,
+						 bits);
+		}
+		data += enc->tid_width + run_gap_bytes(b - a, bits);
+		a = b;
+	}
+	return data;
+}
+
+/*
+ * Is RUNS worth it?  If it saves an eighth: a probe into a RUNS leaf
+ * decodes a run, so a leaf of mostly distinct keys stays PLAIN.  And
+ * whenever it is smaller and PLAIN would not fit a page (VACUUM's
+ * survivors of a RUNS leaf must stay in it if they can).
+ */
+bool
+omen_leaf_runs_wins(int plain_bytes, int runs_bytes)
+{
+	return (int64) runs_bytes * 8 < (int64) plain_bytes * 7 ||
+		(plain_bytes > (int) OMEN_LEAF_SPACE && runs_bytes < plain_bytes);
+}
+
+/*
+ * The smallest encoding that holds the given entries (in position order):
+ * bases at the least key and TID, widths from the spans, and RUNS if that
+ * is much smaller than PLAIN.  enc->bytes is what the entries take in it.
  */
 void
 omen_leaf_choose_enc(const int64 *keys, const int64 *tids, int n, OmenLeafEnc *enc)
@@ -37,19 +185,25 @@ omen_leaf_choose_enc(const int64 *keys, const int64 *tids, int n, OmenLeafEnc *e
 				kmax,
 				tmin,
 				tmax;
+	int			off_bits = 1;
+	int			ndup = 0;
 	int			i;
 
+	enc->n = n;
+	enc->format = OMEN_LEAF_PLAIN;
+	enc->off_bits = 0;
 	if (n == 0)
 	{
 		enc->key_base = 0;
 		enc->tid_base = 0;
 		enc->key_width = 1;
 		enc->tid_width = 1;
+		enc->bytes = 0;
 		return;
 	}
 	kmin = kmax = keys[0];
 	tmin = tmax = tids[0];
-	for (i = 1; i < n; i++)
+	for (i = 0; i < n; i++)
 	{
 		if (keys[i] < kmin)
 			kmin = keys[i];
@@ -59,11 +213,77 @@ omen_leaf_choose_enc(const int64 *keys, const int64 *tids, int n, OmenLeafEnc *e
 			tmin = tids[i];
 		if (tids[i] > tmax)
 			tmax = tids[i];
+		off_bits = Max(off_bits, omen_tid_off_bits(tids[i]));
+		if (i > 0 && keys[i] == keys[i - 1])
+			ndup++;
 	}
 	enc->key_base = kmin;
 	enc->tid_base = tmin;
 	enc->key_width = omen_width_for((uint64) kmax - (uint64) kmin);
 	enc->tid_width = omen_width_for((uint64) tmax - (uint64) tmin);
+	enc->bytes = omen_leaf_plain_bytes(enc, n);
+
+	/* runs gain only where keys repeat */
+	if (ndup > 0 && n <= OMEN_LEAF_MAX_ENTRIES)
+	{
+		OmenLeafEnc runs = *enc;
+
+		runs.format = OMEN_LEAF_RUNS;
+		runs.off_bits = off_bits;
+		runs.bytes = runs_layout(NULL, &runs, n, keys, tids);
+		if (omen_leaf_runs_wins(enc->bytes, runs.bytes))
+			*enc = runs;
+	}
+}
+
+/* Do the entries the encoding was chosen for fit a leaf? */
+bool
+omen_leaf_fits(const OmenLeafEnc *enc)
+{
+	return enc->bytes <= (int) OMEN_LEAF_SPACE && enc->n <= OMEN_LEAF_MAX_ENTRIES;
+}
+
+void
+omen_run_sizer_init(OmenRunSizer *sz, const int64 *keys, const int64 *tids, int n, int off_bits)
+{
+	int			i;
+
+	memset(sz, 0, sizeof(*sz));
+	sz->off_bits = off_bits;
+	for (i = 0; i < n; i++)
+		omen_run_sizer_add(sz, keys[i], tids[i]);
+}
+
+/* One more entry, after every entry so far; its offset must fit off_bits. */
+void
+omen_run_sizer_add(OmenRunSizer *sz, int64 key, int64 tid)
+{
+	Assert(omen_tid_off_bits(tid) <= sz->off_bits);
+	if (sz->nruns > 0 && key == sz->last_key)
+	{
+		sz->run_bits = Max(sz->run_bits,
+						   bits_for(dense_tid(tid, sz->off_bits) - dense_tid(sz->last_tid, sz->off_bits) - 1));
+		sz->run_count++;
+	}
+	else
+	{
+		if (sz->nruns > 0)
+			sz->closed_bytes += run_gap_bytes(sz->run_count, sz->run_bits);
+		sz->nruns++;
+		sz->run_count = 1;
+		sz->run_bits = 0;
+	}
+	sz->last_key = key;
+	sz->last_tid = tid;
+}
+
+/* What runs_layout() would return for the entries added so far. */
+int
+omen_run_sizer_bytes(const OmenRunSizer *sz, int key_width, int tid_width)
+{
+	return (int) sizeof(uint16) +
+		sz->nruns * (key_width + OMEN_RUN_DIR_EXTRA + tid_width) +
+		sz->closed_bytes + run_gap_bytes(sz->run_count, sz->run_bits);
 }
 
 /* Can the encoding store this entry? */
@@ -84,10 +304,15 @@ omen_leaf_get_enc(Page page, OmenLeafEnc *enc)
 	enc->tid_base = h->tid_base;
 	enc->key_width = h->key_width;
 	enc->tid_width = h->tid_width;
+	enc->format = h->format;
+	enc->off_bits = h->off_bits;
+	enc->n = OmenLeafNEntries(page);
+	enc->bytes = omen_leaf_used_bytes(page);
 }
 
+/* The bytes n entries take in a PLAIN leaf with enc's widths. */
 int
-omen_leaf_bytes(const OmenLeafEnc *enc, int n)
+omen_leaf_plain_bytes(const OmenLeafEnc *enc, int n)
 {
 	return n * (enc->key_width + enc->tid_width);
 }
@@ -111,19 +336,6 @@ omen_leaf_init(Page page, uint16 flags)
 }
 
 static inline void
-store_value(char *p, uint64 v, int width)
-{
-#ifdef WORDS_BIGENDIAN
-	int			i;
-
-	for (i = 0; i < width; i++)
-		p[i] = (char) (v >> (8 * i));
-#else
-	memcpy(p, &v, width);
-#endif
-}
-
-static inline void
 store_entry(Page page, const OmenLeafHeader *h, int i, int64 key, int64 tid)
 {
 	char	   *tids = (char *) page + ((PageHeader) page)->pd_special;
@@ -134,21 +346,33 @@ store_entry(Page page, const OmenLeafHeader *h, int i, int64 key, int64 tid)
 				(uint64) tid - (uint64) h->tid_base, h->tid_width);
 }
 
-/* Set pd_lower and pd_upper for n entries and zero the hole between. */
+/*
+ * Set pd_lower and pd_upper for n sorted entries (taking 'bytes' in a RUNS
+ * leaf) and nothing pending, and zero the hole between.
+ */
 static void
 set_bounds(Page page, const OmenLeafHeader *h, int n)
 {
 	PageHeader	ph = (PageHeader) page;
 
-	ph->pd_lower = OMEN_LEAF_DATA + n * h->key_width;
-	ph->pd_upper = ph->pd_special - n * h->tid_width;
+	if (h->format == OMEN_LEAF_RUNS)
+	{
+		ph->pd_lower = OMEN_LEAF_DATA + h->sorted_bytes;
+		ph->pd_upper = ph->pd_special;
+	}
+	else
+	{
+		ph->pd_lower = OMEN_LEAF_DATA + n * h->key_width;
+		ph->pd_upper = ph->pd_special - n * h->tid_width;
+	}
 	Assert(ph->pd_lower <= ph->pd_upper);
 	memset((char *) page + ph->pd_lower, 0, ph->pd_upper - ph->pd_lower);
 }
 
 /*
- * Write n entries, in position order, with the given encoding (which must
- * hold them all and fit the page).  Fences and links are untouched.
+ * Write n entries, in position order, with the encoding chosen for them
+ * (omen_leaf_choose_enc, or a wider PLAIN one that holds them and fits the
+ * page).  Fences and links are untouched.
  */
 void
 omen_leaf_write(Page page, const OmenLeafEnc *enc, int n, const int64 *keys, const int64 *tids)
@@ -156,25 +380,39 @@ omen_leaf_write(Page page, const OmenLeafEnc *enc, int n, const int64 *keys, con
 	OmenLeafHeader *h = OmenLeafGetHeader(page);
 	int			i;
 
-	Assert(omen_leaf_bytes(enc, n) <= (int) OMEN_LEAF_SPACE);
 	MemSet(h, 0, sizeof(OmenLeafHeader));
 	h->key_base = enc->key_base;
 	h->tid_base = enc->tid_base;
 	h->key_width = (uint8) enc->key_width;
 	h->tid_width = (uint8) enc->tid_width;
 	h->nsorted = (uint16) n;
-	for (i = 0; i < n; i++)
+	h->format = (uint8) enc->format;
+	if (enc->format == OMEN_LEAF_RUNS)
 	{
-		Assert(omen_leaf_enc_holds(enc, keys[i], tids[i]));
-		store_entry(page, h, i, keys[i], tids[i]);
+		char	   *dst = (char *) page + OMEN_LEAF_DATA;
+
+		Assert(enc->n == n && omen_leaf_fits(enc));
+		h->off_bits = (uint8) enc->off_bits;
+		memset(dst, 0, enc->bytes);
+		h->sorted_bytes = (uint16) runs_layout(dst, enc, n, keys, tids);
+		Assert(h->sorted_bytes == enc->bytes);
+	}
+	else
+	{
+		Assert(omen_leaf_plain_bytes(enc, n) <= (int) OMEN_LEAF_SPACE);
+		for (i = 0; i < n; i++)
+		{
+			Assert(omen_leaf_enc_holds(enc, keys[i], tids[i]));
+			store_entry(page, h, i, keys[i], tids[i]);
+		}
 	}
 	set_bounds(page, h, n);
 }
 
 /*
- * Rewrite entries [from, n) in the page's own encoding, all of them
- * sorted; entries before 'from' are already what they should be.  Used by
- * a merge, which changes only what lies after its first new entry.
+ * Rewrite entries [from, n) of a PLAIN leaf in its own encoding, all of
+ * them sorted; entries before 'from' are already what they should be.
+ * Used by a merge, which changes only what lies after its first new entry.
  */
 void
 omen_leaf_write_from(Page page, int from, int n, const int64 *keys, const int64 *tids)
@@ -182,6 +420,7 @@ omen_leaf_write_from(Page page, int from, int n, const int64 *keys, const int64 
 	OmenLeafHeader *h = OmenLeafGetHeader(page);
 	int			i;
 
+	Assert(h->format == OMEN_LEAF_PLAIN);
 	Assert(n * (h->key_width + h->tid_width) <= (int) OMEN_LEAF_SPACE);
 	for (i = from; i < n; i++)
 		store_entry(page, h, i, keys[i], tids[i]);
@@ -190,26 +429,142 @@ omen_leaf_write_from(Page page, int from, int n, const int64 *keys, const int64 
 }
 
 /*
- * Append one entry beside the hole: to the sorted entries (it must follow
- * all of them and nothing may be pending) or to the pending area.  The
- * page's encoding must hold it and the page must have room.
+ * Append one entry beside the hole: to the sorted entries of a PLAIN leaf
+ * (it must follow all of them and nothing may be pending) or to the
+ * pending area.  The page's encoding must hold it and the page must have
+ * room.
  */
 void
 omen_leaf_append(Page page, int64 key, int64 tid, bool sorted)
 {
 	OmenLeafHeader *h = OmenLeafGetHeader(page);
 	PageHeader	ph = (PageHeader) page;
-	int			n = OmenLeafNEntries(page);
 
 	Assert(ph->pd_upper - ph->pd_lower >= h->key_width + h->tid_width);
-	store_entry(page, h, n, key, tid);
+	Assert(!sorted || (h->format == OMEN_LEAF_PLAIN && h->nsorted == OmenLeafNEntries(page)));
+	store_value((char *) page + ph->pd_lower, (uint64) key - (uint64) h->key_base, h->key_width);
+	store_value((char *) page + ph->pd_upper - h->tid_width, (uint64) tid - (uint64) h->tid_base,
+				h->tid_width);
 	ph->pd_lower += h->key_width;
 	ph->pd_upper -= h->tid_width;
 	if (sorted)
-	{
-		Assert(h->nsorted == n);
 		h->nsorted++;
+}
+
+/*
+ * Where the bytes of entries [from, n) lie: the keys from *kstart to
+ * pd_lower, the TIDs from pd_upper to *tend.  In a RUNS leaf a sorted
+ * entry is somewhere in the runs, so any 'from' before the pending area
+ * means all of it.
+ */
+void
+omen_leaf_bytes_from(Page page, int from, Size *kstart, Size *tend)
+{
+	OmenLeafHeader *h = OmenLeafGetHeader(page);
+
+	if (h->format == OMEN_LEAF_RUNS)
+	{
+		if (from < h->nsorted)
+		{
+			*kstart = OMEN_LEAF_DATA;
+			*tend = ((PageHeader) page)->pd_special;
+			return;
+		}
+		from -= h->nsorted;
+		*kstart = omen_leaf_pending_keys_at(page) + from * h->key_width;
+		*tend = omen_leaf_pending_tids_end(page) - from * h->tid_width;
+		return;
 	}
+	*kstart = OMEN_LEAF_DATA + from * h->key_width;
+	*tend = ((PageHeader) page)->pd_special - from * h->tid_width;
+}
+
+/* Run r's directory entry: stored key, first entry, data offset. */
+static inline const char *
+run_dir(const OmenLeaf *lf, int r)
+{
+	return lf->runs + sizeof(uint16) + r * (lf->key_width + OMEN_RUN_DIR_EXTRA);
+}
+
+static inline int64
+run_key(const OmenLeaf *lf, int r)
+{
+	return (int64) (lf->key_base + omen_load_stored(run_dir(lf, r), lf->key_mask));
+}
+
+/* The first entry of run r; nsorted for r == nruns. */
+static inline int
+run_start(const OmenLeaf *lf, int r)
+{
+	return r >= lf->nruns ? lf->nsorted : omen_load_u16(run_dir(lf, r) + lf->key_width);
+}
+
+static inline int
+run_offset(const OmenLeaf *lf, int r)
+{
+	return omen_load_u16(run_dir(lf, r) + lf->key_width + sizeof(uint16));
+}
+
+static inline int
+run_bits(const OmenLeaf *lf, int r)
+{
+	return (uint8) run_dir(lf, r)[lf->key_width + 2 * sizeof(uint16)];
+}
+
+/*
+ * Is a RUNS leaf's directory consistent: runs in key order, each starting
+ * after the one before, their data back to back and ending where the runs
+ * end, gap widths possible?  Then every decode stays inside the runs.
+ */
+static bool
+check_runs(Page page, char *why, Size whylen)
+{
+	OmenLeafHeader *h = OmenLeafGetHeader(page);
+	OmenLeaf	lf;
+	int			r;
+	int			off;
+
+	if (h->off_bits < 1 || h->off_bits > OMEN_TID_OFFSET_BITS || h->sorted_bytes < sizeof(uint16))
+	{
+		snprintf(why, whylen, "leaf runs take %u bytes with %u offset bits", h->sorted_bytes, h->off_bits);
+		return false;
+	}
+	omen_leaf_open(page, &lf);
+	off = (int) sizeof(uint16) + lf.nruns * (lf.key_width + OMEN_RUN_DIR_EXTRA);
+	if ((lf.nruns == 0) != (lf.nsorted == 0) || off > h->sorted_bytes)
+	{
+		snprintf(why, whylen, "leaf has %d runs for %d entries in %u bytes", lf.nruns, lf.nsorted,
+				 h->sorted_bytes);
+		return false;
+	}
+	for (r = 0; r < lf.nruns; r++)
+	{
+		int			start = run_start(&lf, r);
+		int			count = run_start(&lf, r + 1) - start;
+		int			bits = run_bits(&lf, r);
+
+		if ((r == 0 && start != 0) || count < 1 || run_offset(&lf, r) != off ||
+			(r > 0 && omen_load_stored(run_dir(&lf, r), lf.key_mask) <=
+			 omen_load_stored(run_dir(&lf, r - 1), lf.key_mask)))
+		{
+			snprintf(why, whylen, "leaf run %d of %d is out of place", r, lf.nruns);
+			return false;
+		}
+		if (bits > OMEN_RUN_MAX_BITS)
+		{
+			snprintf(why, whylen, "leaf run %d has gaps of %d bits", r, bits);
+			return false;
+		}
+		off += lf.tid_width + run_gap_bytes(count, bits);
+		if (off > h->sorted_bytes)
+			break;
+	}
+	if (off != h->sorted_bytes)
+	{
+		snprintf(why, whylen, "leaf runs end at byte %d of %u", off, h->sorted_bytes);
+		return false;
+	}
+	return true;
 }
 
 /*
@@ -221,36 +576,158 @@ omen_leaf_check_layout(Page page, char *why, Size whylen)
 {
 	PageHeader	ph = (PageHeader) page;
 	OmenLeafHeader *h = OmenLeafGetHeader(page);
-	int			nkeys;
-	int			ntids;
+	Size		pkeys;
+	Size		ptids;
+	int			npk;
+	int			npt;
 
-	if (h->key_width < 1 || h->key_width > 8 || h->tid_width < 1 || h->tid_width > 8)
+	if (h->key_width < 1 || h->key_width > 8 || h->tid_width < 1 || h->tid_width > 8 ||
+		h->format > OMEN_LEAF_RUNS)
 	{
-		snprintf(why, whylen, "leaf field widths are %d and %d bytes", h->key_width, h->tid_width);
+		snprintf(why, whylen, "leaf field widths are %d and %d bytes, format %d",
+				 h->key_width, h->tid_width, h->format);
 		return false;
 	}
-	if (ph->pd_lower < OMEN_LEAF_DATA || ph->pd_upper > ph->pd_special ||
-		ph->pd_lower > ph->pd_upper ||
-		(ph->pd_lower - OMEN_LEAF_DATA) % h->key_width != 0 ||
-		(ph->pd_special - ph->pd_upper) % h->tid_width != 0)
+	if (h->nsorted > OMEN_LEAF_MAX_ENTRIES || ph->pd_upper > ph->pd_special ||
+		ph->pd_lower > ph->pd_upper || ph->pd_special > BLCKSZ ||
+		(h->format == OMEN_LEAF_RUNS ? h->sorted_bytes :
+		 h->nsorted * (h->key_width + h->tid_width)) > (int) OMEN_LEAF_SPACE)
+	{
+		snprintf(why, whylen, "leaf bounds are inconsistent (lower %u, upper %u, special %u, %d sorted)",
+				 ph->pd_lower, ph->pd_upper, ph->pd_special, h->nsorted);
+		return false;
+	}
+	pkeys = omen_leaf_pending_keys_at(page);
+	ptids = omen_leaf_pending_tids_end(page);
+	if (ph->pd_lower < pkeys || ph->pd_upper > ptids ||
+		(ph->pd_lower - pkeys) % h->key_width != 0 ||
+		(ptids - ph->pd_upper) % h->tid_width != 0)
 	{
 		snprintf(why, whylen, "leaf bounds are inconsistent (lower %u, upper %u, special %u, widths %d and %d)",
 				 ph->pd_lower, ph->pd_upper, ph->pd_special, h->key_width, h->tid_width);
 		return false;
 	}
-	nkeys = (ph->pd_lower - OMEN_LEAF_DATA) / h->key_width;
-	ntids = (ph->pd_special - ph->pd_upper) / h->tid_width;
-	if (nkeys != ntids)
+	npk = (ph->pd_lower - pkeys) / h->key_width;
+	npt = (ptids - ph->pd_upper) / h->tid_width;
+	if (npk != npt)
 	{
-		snprintf(why, whylen, "leaf holds %d keys but %d heap pointers", nkeys, ntids);
+		snprintf(why, whylen, "leaf holds %d keys but %d heap pointers", h->nsorted + npk, h->nsorted + npt);
 		return false;
 	}
-	if (h->nsorted > nkeys || nkeys - h->nsorted > OMEN_PENDING_MAX)
+	if (npk > OMEN_PENDING_MAX || h->nsorted + npk > OMEN_LEAF_MAX_ENTRIES)
 	{
-		snprintf(why, whylen, "leaf holds %d entries of which %d sorted", nkeys, h->nsorted);
+		snprintf(why, whylen, "leaf holds %d entries of which %d sorted", h->nsorted + npk, h->nsorted);
 		return false;
 	}
+	if (h->format == OMEN_LEAF_RUNS)
+		return check_runs(page, why, whylen);
 	return true;
+}
+
+/* Reads the ascending TIDs of one run. */
+typedef struct RunReader
+{
+	const char *gaps;
+	uint64		d;				/* the dense TID last returned */
+	uint64		mask;
+	uint64		pos;			/* bit position of the next gap */
+	int			bits;
+	int			off_bits;
+	int			left;			/* TIDs still to return */
+	bool		started;
+} RunReader;
+
+static inline void
+run_reader_init(const OmenLeaf *lf, int r, RunReader *rd)
+{
+	const char *p = lf->runs + run_offset(lf, r);
+	int64		first = (int64) (lf->tid_base + omen_load_stored(p, lf->tid_mask));
+
+	rd->left = run_start(lf, r + 1) - run_start(lf, r);
+	rd->off_bits = lf->off_bits;
+	rd->d = dense_tid(first, lf->off_bits);
+	rd->pos = 0;
+	rd->started = false;
+	rd->bits = run_bits(lf, r);
+	rd->gaps = p + lf->tid_width;
+	rd->mask = rd->bits == 0 ? 0 : (UINT64CONST(1) << rd->bits) - 1;
+}
+
+/* The run's next TID; rd->left must be > 0. */
+static inline int64
+run_reader_next(RunReader *rd)
+{
+	if (rd->started)
+	{
+		uint64		v = omen_load_stored(rd->gaps + (rd->pos >> 3), ~UINT64CONST(0));
+
+		rd->d += ((v >> (rd->pos & 7)) & rd->mask) + 1;
+		rd->pos += rd->bits;
+	}
+	rd->started = true;
+	rd->left--;
+	return sparse_tid(rd->d, rd->off_bits);
+}
+
+/* The first run whose key is >= key (nruns if none). */
+static int
+runs_first_at_least(const OmenLeaf *lf, int64 key)
+{
+	int			lo = 0;
+	int			hi = lf->nruns;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		if (run_key(lf, mid) < key)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* omen_leaf_lower_bound() of a RUNS leaf: find the run, then the TID in it. */
+static int
+runs_lower_bound(const OmenLeaf *lf, int64 key, int64 tid)
+{
+	int			r = runs_first_at_least(lf, key);
+	int			i;
+	RunReader	rd;
+
+	if (r == lf->nruns)
+		return lf->nsorted;
+	i = run_start(lf, r);
+	if (run_key(lf, r) != key)
+		return i;
+	run_reader_init(lf, r, &rd);
+	while (rd.left > 0 && run_reader_next(&rd) < tid)
+		i++;
+	return i;
+}
+
+/* Decode the sorted entries of a RUNS leaf. */
+static void
+runs_entries(const OmenLeaf *lf, int64 *keys, int64 *tids)
+{
+	int			r;
+	int			i = 0;
+
+	for (r = 0; r < lf->nruns; r++)
+	{
+		int64		k = run_key(lf, r);
+		RunReader	rd;
+
+		run_reader_init(lf, r, &rd);
+		while (rd.left > 0)
+		{
+			keys[i] = k;
+			tids[i] = run_reader_next(&rd);
+			i++;
+		}
+	}
+	Assert(i == lf->nsorted);
 }
 
 /* Does sorted entry i come before (key, tid)? */
@@ -268,6 +745,8 @@ entry_before(const OmenLeaf *lf, int i, int64 key, int64 tid)
 /*
  * Index of the first sorted entry >= (key, tid).
  *
+ * (A RUNS leaf is searched by its runs: runs_lower_bound().)
+ *
  * A leaf holds up to ~1,000 entries, and bisecting them touches a new
  * cache line at nearly every step: on a probe that is most of the time
  * spent in the index once the model has named the leaf.  Keys within one
@@ -284,6 +763,8 @@ omen_leaf_lower_bound(const OmenLeaf *lf, int64 key, int64 tid)
 	int			lo = 0;
 	int			hi = n;
 
+	if (lf->format == OMEN_LEAF_RUNS)
+		return runs_lower_bound(lf, key, tid);
 	if (n >= OMEN_INTERPOLATE_MIN)
 	{
 		int64		first = omen_leaf_key(lf, 0);
@@ -368,20 +849,41 @@ pending_in_range(const OmenLeaf *lf, int64 lo, int64 hi, int64 *keys, int64 *tid
 	int			n = 0;
 	int			i;
 
-	for (i = lf->nsorted; i < lf->n; i++)
+	for (i = 0; i < lf->n - lf->nsorted; i++)
 	{
-		int64		k = omen_leaf_key(lf, i);
+		int64		k = omen_leaf_pending_key(lf, i);
 
 		if (k >= lo && k <= hi)
 		{
 			keys[n] = k;
-			tids[n] = omen_leaf_tid(lf, i);
+			tids[n] = omen_leaf_pending_tid(lf, i);
 			n++;
 		}
 	}
 	if (n > 1)
 		sort_positions(keys, tids, n);
 	return n;
+}
+
+/* The sorted entries of the leaf, either format.  Returns how many. */
+int
+omen_leaf_sorted_entries(Page page, int64 *keys, int64 *tids)
+{
+	OmenLeaf	lf;
+	int			i;
+
+	omen_leaf_open(page, &lf);
+	if (lf.format == OMEN_LEAF_RUNS)
+		runs_entries(&lf, keys, tids);
+	else
+	{
+		for (i = 0; i < lf.nsorted; i++)
+		{
+			keys[i] = omen_leaf_key(&lf, i);
+			tids[i] = omen_leaf_tid(&lf, i);
+		}
+	}
+	return lf.nsorted;
 }
 
 /* Every entry of the leaf, in position order.  Returns how many. */
@@ -401,11 +903,7 @@ omen_leaf_entries(Page page, int64 *keys, int64 *tids)
 	Assert(np == lf.n - lf.nsorted);
 
 	/* merge from the back, in place: the sorted entries go first */
-	for (i = 0; i < lf.nsorted; i++)
-	{
-		keys[i] = omen_leaf_key(&lf, i);
-		tids[i] = omen_leaf_tid(&lf, i);
-	}
+	omen_leaf_sorted_entries(page, keys, tids);
 	i = lf.nsorted - 1;
 	j = np - 1;
 	for (o = lf.n - 1; j >= 0; o--)
@@ -440,6 +938,15 @@ omen_leaf_sorted_range(const OmenLeaf *lf, int64 lo, int64 hi, int *first, int *
 	int			a = omen_leaf_lower_bound(lf, lo, OMEN_TID_MIN);
 	int			b = lf->nsorted;
 
+	if (lf->format == OMEN_LEAF_RUNS)
+	{
+		/* the runs with lo <= key <= hi */
+		*first = a;
+		*end = hi == PG_INT64_MAX ? b : run_start(lf, runs_first_at_least(lf, hi + 1));
+		*end = Max(*end, a);
+		return;
+	}
+
 	/* the first sorted entry with key > hi */
 	{
 		int			l = a;
@@ -456,6 +963,22 @@ omen_leaf_sorted_range(const OmenLeaf *lf, int64 lo, int64 hi, int *first, int *
 	}
 	*first = a;
 	*end = b;
+}
+
+/*
+ * Put sorted entry (k, t) into out[*n], after the pending entries pk/pt
+ * from *j on that come before it.
+ */
+static inline void
+put_merged(OmenScanItem *out, int *n, const int64 *pk, const int64 *pt, int np, int *j,
+		   int64 k, int64 t)
+{
+	while (*j < np && omen_pos_cmp(pk[*j], pt[*j], k, t) < 0)
+	{
+		put_item(&out[(*n)++], pk[*j], pt[*j]);
+		(*j)++;
+	}
+	put_item(&out[(*n)++], k, t);
 }
 
 /*
@@ -476,17 +999,27 @@ omen_leaf_collect(const OmenLeaf *lf, int first, int end, int64 lo, int64 hi, Om
 
 	if (lf->n > lf->nsorted)
 		np = pending_in_range(lf, lo, hi, pk, pt);
-	for (i = first; i < end; i++)
+	if (lf->format == OMEN_LEAF_RUNS)
 	{
-		int64		k = omen_leaf_key(lf, i);
-		int64		t = omen_leaf_tid(lf, i);
+		int			r;
 
-		while (j < np && omen_pos_cmp(pk[j], pt[j], k, t) < 0)
+		/* omen_leaf_sorted_range() gave whole runs, from the first >= lo */
+		r = runs_first_at_least(lf, lo);
+		Assert(r == lf->nruns || run_start(lf, r) == first || first == end);
+		for (; r < lf->nruns && run_start(lf, r) < end; r++)
 		{
-			put_item(&out[n++], pk[j], pt[j]);
-			j++;
+			int64		k = run_key(lf, r);
+			RunReader	rd;
+
+			run_reader_init(lf, r, &rd);
+			while (rd.left > 0)
+				put_merged(out, &n, pk, pt, np, &j, k, run_reader_next(&rd));
 		}
-		put_item(&out[n++], k, t);
+	}
+	else
+	{
+		for (i = first; i < end; i++)
+			put_merged(out, &n, pk, pt, np, &j, omen_leaf_key(lf, i), omen_leaf_tid(lf, i));
 	}
 	for (; j < np; j++)
 		put_item(&out[n++], pk[j], pt[j]);

@@ -30,13 +30,17 @@
 
 /*
  * Remove the dead entries of one locked leaf.  The survivors are written
- * back sorted, in the narrowest encoding that holds them (so VACUUM also
- * merges the pending area).  Returns how many entries the leaf keeps.
+ * back sorted, in the smallest encoding that holds them (so VACUUM also
+ * merges the pending area).  Survivors of a RUNS leaf that no longer fit
+ * it (see omen_split_leaf_entries) are split over it and a new right
+ * sibling, which the caller's walk then skips; *want_retrain is set if
+ * that split asks for a retrain.  Returns how many entries the leaf and
+ * that sibling keep.
  */
 static int
 vacuum_leaf(Relation index, Buffer buf, IndexBulkDeleteResult *stats,
 			IndexBulkDeleteCallback callback, void *callback_state,
-			int64 *keys, int64 *tids)
+			int64 *keys, int64 *tids, bool *want_retrain)
 {
 	Page		page = BufferGetPage(buf);
 	int			n = omen_leaf_entries(page, keys, tids);
@@ -63,6 +67,11 @@ vacuum_leaf(Relation index, Buffer buf, IndexBulkDeleteResult *stats,
 		return n;
 
 	omen_leaf_choose_enc(keys, tids, keep, &enc);
+	if (!omen_leaf_fits(&enc))
+	{
+		*want_retrain |= omen_split_leaf_entries(index, buf, keys, tids, keep);
+		return keep;
+	}
 	omen_xlog_start(&xl, index);
 	START_CRIT_SECTION();
 	omen_leaf_write(page, &enc, keep, keys, tids);
@@ -79,6 +88,7 @@ vacuum_tree(Relation index, BlockNumber root, uint16 want, IndexBulkDeleteResult
 	BlockNumber blkno = root;
 	int64	   *keys = palloc(OMEN_LEAF_MAX_ENTRIES * sizeof(int64));
 	int64	   *tids = palloc(OMEN_LEAF_MAX_ENTRIES * sizeof(int64));
+	bool		want_retrain = false;
 
 	while (blkno != InvalidBlockNumber)
 	{
@@ -93,7 +103,7 @@ vacuum_tree(Relation index, BlockNumber root, uint16 want, IndexBulkDeleteResult
 		page = BufferGetPage(buf);
 		blkno = OmenPageGetOpaque(page)->right;
 		if (callback)
-			n = vacuum_leaf(index, buf, stats, callback, callback_state, keys, tids);
+			n = vacuum_leaf(index, buf, stats, callback, callback_state, keys, tids, &want_retrain);
 		else
 			n = OmenLeafNEntries(page);
 		UnlockReleaseBuffer(buf);
@@ -102,6 +112,8 @@ vacuum_tree(Relation index, BlockNumber root, uint16 want, IndexBulkDeleteResult
 	}
 	pfree(keys);
 	pfree(tids);
+	if (want_retrain)
+		omen_request_retrain(index);
 }
 
 IndexBulkDeleteResult *

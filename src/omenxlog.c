@@ -121,7 +121,7 @@ omen_xlog_range(OmenXLog *xl, Buffer buf, Size off, Size len)
 /*
  * A leaf changed from entry 'from' on: its bounds, the stored keys from
  * 'from' to pd_lower and the stored TIDs from pd_upper to the slot of
- * entry 'from'; with OMEN_XLOG_HEADER also the leaf header, with
+ * entry 'from' (in a RUNS leaf, all the runs unless 'from' is pending); with OMEN_XLOG_HEADER also the leaf header, with
  * OMEN_XLOG_SPECIAL its fences and links.  Call it after the change, when
  * the page's bounds are the new ones.
  */
@@ -131,9 +131,10 @@ omen_xlog_leaf(OmenXLog *xl, Buffer buf, int from, int flags)
 	Page		page = BufferGetPage(buf);
 	PageHeader	ph = (PageHeader) page;
 	OmenLeafHeader *h = OmenLeafGetHeader(page);
-	Size		kstart = OMEN_LEAF_DATA + from * h->key_width;
-	Size		tend = ph->pd_special - from * h->tid_width;
+	Size		kstart;
+	Size		tend;
 
+	omen_leaf_bytes_from(page, from, &kstart, &tend);
 	omen_xlog_range(xl, buf, offsetof(PageHeaderData, pd_lower),
 					offsetof(PageHeaderData, pd_special) - offsetof(PageHeaderData, pd_lower));
 	if (flags & OMEN_XLOG_HEADER)

@@ -16,18 +16,27 @@ $node->safe_psql('postgres', q{
     CREATE TABLE d (k int8);
     INSERT INTO d SELECT g FROM generate_series(1, 5000) g;
     CREATE INDEX d_omen ON d USING omen (k);
+    CREATE TABLE dr (k int8);
+    INSERT INTO dr SELECT g % 100 FROM generate_series(1, 5000) g;
+    CREATE INDEX dr_omen ON dr USING omen (k);
 });
 my $datadir = $node->data_dir;
 my $BLCKSZ = 8192;
 my $SPECIAL = $BLCKSZ - 56;    # MAXALIGN(sizeof(OmenPageOpaqueData))
 my $LEAF_HEADER = 24;          # OmenLeafHeader, after the page header
 my $LEAF_DATA = 48;            # stored keys start here
-# keys 1..5000 in heap order: every leaf stores 2-byte keys
+# keys 1..5000 in heap order: every leaf stores 2-byte keys.  dr_omen's
+# leaves are RUNS (50 rows a key): after the leaf header a uint16 count of
+# runs, then per run a 1-byte key, its first entry and data offset (uint16
+# each) and the width of its gaps (a byte).
+my $RUN_DIR = $LEAF_DATA + 2;
+my $RUN_DIR_ENTRY = 1 + 5;
 
 sub patch
 {
-	my ($block, $offset, $bytes) = @_;
-	my $path = $node->safe_psql('postgres', "SELECT pg_relation_filepath('d_omen')");
+	my ($block, $offset, $bytes, $index) = @_;
+	$index //= 'd_omen';
+	my $path = $node->safe_psql('postgres', "SELECT pg_relation_filepath('$index')");
 	$node->stop;
 	open(my $fh, '+<', "$datadir/$path") or die "open: $!";
 	binmode $fh;
@@ -66,7 +75,7 @@ repair('wrong magic');
 # 2. wrong format version
 patch(0, 28, pack('V', 99));
 like(probe('SELECT * FROM d WHERE k = 42'),
-	qr/index "d_omen" has on-disk format version 99 at block 0, expected 3/, 'wrong version: ERROR names index, block, version');
+	qr/index "d_omen" has on-disk format version 99 at block 0, expected 4/, 'wrong version: ERROR names index, block, version');
 repair('wrong version');
 
 # 3. wrong page identifier on a leaf
@@ -98,6 +107,23 @@ patch(4, $SPECIAL + 4, pack('V', 4));
 like(probe("SELECT omen_index_check('d_omen')"),
 	qr/corrupted page at block 4/, 'broken right link: the check names the block');
 repair('broken sibling link');
+
+# 8. a RUNS leaf whose run has an impossible gap width
+patch(1, $RUN_DIR + $RUN_DIR_ENTRY * 3 + 5, pack('C', 60), 'dr_omen');
+like(probe('SELECT * FROM dr WHERE k = 3'),
+	qr/index "dr_omen" contains corrupted page at block 1/, 'bad gap width: ERROR names index and block');
+like(probe("SELECT omen_index_check('dr_omen')"), qr/corrupted page at block 1/, 'bad gap width: the check reports it');
+$node->safe_psql('postgres', 'REINDEX INDEX dr_omen');
+
+# 9. a RUNS leaf whose run's data offset points elsewhere
+patch(1, $RUN_DIR + $RUN_DIR_ENTRY * 2 + 3, pack('v', 7000), 'dr_omen');
+like(probe('SELECT * FROM dr WHERE k = 2'),
+	qr/index "dr_omen" contains corrupted page at block 1/, 'misplaced run: ERROR names index and block');
+$node->safe_psql('postgres', 'REINDEX INDEX dr_omen');
+is($node->safe_psql('postgres', "SELECT omen_index_check('dr_omen', true)"), '',
+	'RUNS damage: REINDEX repairs the index');
+is($node->safe_psql('postgres', 'SET enable_seqscan = off; SELECT count(*) FROM dr WHERE k BETWEEN 0 AND 99'),
+	'5000', 'RUNS damage: nothing was lost');
 
 # a build cancelled midway leaves nothing behind
 $node->safe_psql('postgres', 'CREATE TABLE big (k int8); INSERT INTO big SELECT g FROM generate_series(1, 2000000) g;');
