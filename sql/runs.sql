@@ -128,5 +128,20 @@ SELECT * FROM oracle_report(ARRAY[
     'SELECT k, pad FROM lv WHERE k = 4000',
     'SELECT count(*) FROM lv WHERE k >= 0']);
 
-DROP TABLE lr, lx, lo, lv;
+-- 7. Rows loaded in key order (runs in heap order, gaps of zero bits),
+-- then new rows for old keys at the heap's end: a far TID starts a run of
+-- its own instead of widening every gap of its key's run, so the leaves
+-- take the new rows in their pending areas and merges.
+CREATE TABLE la (k int8, pad int);
+INSERT INTO la SELECT g / 50, g FROM generate_series(0, 59999) g;
+CREATE INDEX la_omen ON la USING omen (k) WITH (fillfactor = 100);
+INSERT INTO la SELECT hashint4(g) & 1023, -g FROM generate_series(1, 3000) g;
+SELECT leaves = runs_leaves AS all_runs, entries FROM runs_leaves('la_omen');
+SELECT omen_index_check('la_omen', true);
+SELECT * FROM oracle_report(ARRAY[
+    'SELECT k, pad FROM la WHERE k = 7',
+    'SELECT k, pad FROM la WHERE k BETWEEN 100 AND 140',
+    'SELECT count(*) FROM la WHERE k >= 0']);
+
+DROP TABLE lr, lx, lo, lv, la;
 DROP FUNCTION runs_leaves(regclass);

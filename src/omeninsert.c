@@ -17,11 +17,11 @@
  *
  * Each is one WAL record holding the bytes that changed (omenxlog.c).  A
  * leaf without room gives its upper entries to its right sibling if that
- * is at most half full (rebalance_right), else splits; the split carries
- * the entry, unless widening
- * the encoding for it would overflow a half (a leaf of tightly packed
- * entries meeting a far key or TID): then the leaf splits without it and
- * the insert starts over.
+ * is at most half full (rebalance_right), else splits (in the middle, or
+ * where the halves' bytes balance); the split carries the entry, unless
+ * widening the encoding for it would overflow a half (a leaf of tightly
+ * packed entries meeting a far key or TID): then the leaf splits without
+ * it and the insert starts over.
  */
 #include "postgres.h"
 
@@ -101,6 +101,52 @@ middle_split(const int64 *keys, int total)
 }
 
 /*
+ * The split point that divides the entries' bytes most evenly, or -1 if
+ * neither half fits there either.  In a RUNS leaf entries cost very
+ * different amounts (rows in heap order almost nothing, a far TID a run
+ * of its own), and the middle by count can leave one half too big.  A
+ * prefix's bytes grow with it and a suffix's shrink, so bisect for the
+ * first s where the left takes at least what the right does.
+ */
+static int
+balanced_split(const int64 *keys, const int64 *tids, int total, OmenLeafEnc *lenc, OmenLeafEnc *renc)
+{
+	int			lo = 1;
+	int			hi = total - 1;
+
+	while (lo < hi)
+	{
+		int			mid = lo + (hi - lo) / 2;
+
+		omen_leaf_choose_enc(keys, tids, mid, lenc);
+		omen_leaf_choose_enc(keys + mid, tids + mid, total - mid, renc);
+		if (lenc->bytes < renc->bytes)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (split_fits(keys, tids, total, lo, lenc, renc))
+		return lo;
+	if (lo > 1 && split_fits(keys, tids, total, lo - 1, lenc, renc))
+		return lo - 1;
+	return -1;
+}
+
+/*
+ * The middle split, or failing that the balanced one (-1 if neither
+ * fits): for entries that do not include a new one.
+ */
+static int
+split_anywhere(const int64 *keys, const int64 *tids, int total, OmenLeafEnc *lenc, OmenLeafEnc *renc)
+{
+	int			s = middle_split(keys, total);
+
+	if (total >= 2 && split_fits(keys, tids, total, s, lenc, renc))
+		return s;
+	return total >= 2 ? balanced_split(keys, tids, total, lenc, renc) : -1;
+}
+
+/*
  * The split point that leaves the entries [0, s) at fillfactor: for an
  * entry that goes after every entry of its leaf.
  */
@@ -150,7 +196,7 @@ choose_split(const int64 *keys, const int64 *tids, int total, int newpos,
 		return newpos;
 	if (newpos + 1 < total && split_fits(keys, tids, total, newpos + 1, lenc, renc))
 		return newpos + 1;
-	return -1;
+	return balanced_split(keys, tids, total, lenc, renc);
 }
 
 /*
@@ -250,10 +296,10 @@ omen_split_leaf_entries(Relation index, Buffer buf, const int64 *keys, const int
 {
 	OmenLeafEnc lenc;
 	OmenLeafEnc renc;
-	int			s = middle_split(keys, n);
+	int			s = split_anywhere(keys, tids, n, &lenc, &renc);
 	bool		want_retrain = false;
 
-	if (n < 2 || !split_fits(keys, tids, n, s, &lenc, &renc))
+	if (s < 0)
 		elog(ERROR, "omen: leaf %u of index \"%s\" cannot be split",
 			 BufferGetBlockNumber(buf), RelationGetRelationName(index));
 	split_leaf(index, buf, keys, tids, n, s, &lenc, &renc, &want_retrain);
@@ -500,16 +546,18 @@ insert_into_leaf(Relation index, Buffer buf, int64 key, int64 tid)
 		{
 			/*
 			 * The entry needs fields so wide that neither half would fit:
-			 * split the old entries (each half fits in at most the old
-			 * widths) and start over.
+			 * split the old entries and start over.  A PLAIN half fits in
+			 * at most the old widths; a RUNS leaf's old entries took at
+			 * most a page plus its pending area, and a far TID costs a run
+			 * of its own, not wider gaps (run_takes_gap), so halves by
+			 * bytes fit.
 			 */
 			int			n = total - 1;
 
 			memmove(keys + newpos, keys + newpos + 1, (n - newpos) * sizeof(int64));
 			memmove(tids + newpos, tids + newpos + 1, (n - newpos) * sizeof(int64));
-			Assert(n >= 2);
-			s = middle_split(keys, n);
-			if (!split_fits(keys, tids, n, s, &lenc, &renc))
+			s = split_anywhere(keys, tids, n, &lenc, &renc);
+			if (s < 0)
 				elog(ERROR, "omen: leaf %u of index \"%s\" cannot be split",
 					 BufferGetBlockNumber(buf), RelationGetRelationName(index));
 			split_leaf(index, buf, keys, tids, n, s, &lenc, &renc, &result.want_retrain);

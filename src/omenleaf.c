@@ -101,6 +101,53 @@ store_value(char *p, uint64 v, int width)
 }
 
 /*
+ * Does a run of 'count' entries with gaps of 'bits' take one more gap of
+ * 'gap_bits', or does a new run (of the same key) start there?  Widening
+ * every gap of a long run for one far TID (a row appended at the heap's
+ * end to an old key) would cost more than a new run's directory entry and
+ * first TID, about OMEN_RUN_SPLIT_BITS.  Without this a leaf plus one
+ * entry could take any amount of room, and neither format nor a split
+ * might fit it.  The rule looks at the run alone, so CREATE INDEX's
+ * incremental sizer (OmenRunSizer) divides runs exactly as the writer.
+ */
+#define OMEN_RUN_SPLIT_BITS		96
+
+static inline bool
+run_takes_gap(int count, int bits, int gap_bits)
+{
+	return gap_bits <= bits ||
+		(int64) count * gap_bits - (int64) (count - 1) * bits <= OMEN_RUN_SPLIT_BITS;
+}
+
+static inline int
+gap_bits(int64 prev, int64 tid, int off_bits)
+{
+	return bits_for(dense_tid(tid, off_bits) - dense_tid(prev, off_bits) - 1);
+}
+
+/*
+ * The run that starts at entry a: returns its end, and its gap width in
+ * *bits.
+ */
+static int
+run_extent(const OmenLeafEnc *enc, int n, const int64 *keys, const int64 *tids, int a, int *bits)
+{
+	int			b = a + 1;
+
+	*bits = 0;
+	while (b < n && keys[b] == keys[a])
+	{
+		int			g = gap_bits(tids[b - 1], tids[b], enc->off_bits);
+
+		if (!run_takes_gap(b - a, *bits, g))
+			break;
+		*bits = Max(*bits, g);
+		b++;
+	}
+	return b;
+}
+
+/*
  * Lay out the runs of n sorted entries at dst (zeroed, big enough), or
  * with dst NULL only count: returns the bytes they take.  See omen.h for
  * the layout.
@@ -111,12 +158,12 @@ runs_layout(char *dst, const OmenLeafEnc *enc, int n, const int64 *keys, const i
 	int			dirw = enc->key_width + OMEN_RUN_DIR_EXTRA;
 	int			nruns = 0;
 	int			data;
+	int			bits;
 	int			r;
 	int			a;
 
-	for (a = 0; a < n; a++)
-		if (a == 0 || keys[a] != keys[a - 1])
-			nruns++;
+	for (a = 0; a < n; a = run_extent(enc, n, keys, tids, a, &bits))
+		nruns++;
 	data = (int) sizeof(uint16) + nruns * dirw;
 	if (dst)
 	{
@@ -126,16 +173,9 @@ runs_layout(char *dst, const OmenLeafEnc *enc, int n, const int64 *keys, const i
 	}
 	for (r = 0, a = 0; a < n; r++)
 	{
-		int			b = a + 1;
-		int			bits = 0;
+		int			b = run_extent(enc, n, keys, tids, a, &bits);
 		int			i;
 
-		while (b < n && keys[b] == keys[a])
-		{
-			bits = Max(bits, bits_for(dense_tid(tids[b], enc->off_bits) -
-									  dense_tid(tids[b - 1], enc->off_bits) - 1));
-			b++;
-		}
 		if (dst)
 		{
 			char	   *d = dst + sizeof(uint16) + r * dirw;
@@ -153,6 +193,7 @@ runs_layout(char *dst, const OmenLeafEnc *enc, int n, const int64 *keys, const i
 				put_bits(gaps, (uint64) (i - a - 1) * bits,
 						 dense_tid(tids[i], enc->off_bits) - dense_tid(tids[i - 1], enc->off_bits) - 1,
 						 bits);
+			Assert(r < nruns);
 		}
 		data += enc->tid_width + run_gap_bytes(b - a, bits);
 		a = b;
@@ -258,11 +299,14 @@ omen_run_sizer_init(OmenRunSizer *sz, const int64 *keys, const int64 *tids, int 
 void
 omen_run_sizer_add(OmenRunSizer *sz, int64 key, int64 tid)
 {
+	int			g = 0;
+
 	Assert(omen_tid_off_bits(tid) <= sz->off_bits);
 	if (sz->nruns > 0 && key == sz->last_key)
+		g = gap_bits(sz->last_tid, tid, sz->off_bits);
+	if (sz->nruns > 0 && key == sz->last_key && run_takes_gap(sz->run_count, sz->run_bits, g))
 	{
-		sz->run_bits = Max(sz->run_bits,
-						   bits_for(dense_tid(tid, sz->off_bits) - dense_tid(sz->last_tid, sz->off_bits) - 1));
+		sz->run_bits = Max(sz->run_bits, g);
 		sz->run_count++;
 	}
 	else
@@ -544,7 +588,7 @@ check_runs(Page page, char *why, Size whylen)
 		int			bits = run_bits(&lf, r);
 
 		if ((r == 0 && start != 0) || count < 1 || run_offset(&lf, r) != off ||
-			(r > 0 && omen_load_stored(run_dir(&lf, r), lf.key_mask) <=
+			(r > 0 && omen_load_stored(run_dir(&lf, r), lf.key_mask) <
 			 omen_load_stored(run_dir(&lf, r - 1), lf.key_mask)))
 		{
 			snprintf(why, whylen, "leaf run %d of %d is out of place", r, lf.nruns);
@@ -692,19 +736,23 @@ runs_first_at_least(const OmenLeaf *lf, int64 key)
 static int
 runs_lower_bound(const OmenLeaf *lf, int64 key, int64 tid)
 {
-	int			r = runs_first_at_least(lf, key);
-	int			i;
-	RunReader	rd;
+	int			r;
 
-	if (r == lf->nruns)
-		return lf->nsorted;
-	i = run_start(lf, r);
-	if (run_key(lf, r) != key)
-		return i;
-	run_reader_init(lf, r, &rd);
-	while (rd.left > 0 && run_reader_next(&rd) < tid)
-		i++;
-	return i;
+	/* a key's TIDs may go on in the runs after its first (run_takes_gap) */
+	for (r = runs_first_at_least(lf, key); r < lf->nruns && run_key(lf, r) == key; r++)
+	{
+		int			i = run_start(lf, r);
+		RunReader	rd;
+
+		run_reader_init(lf, r, &rd);
+		while (rd.left > 0)
+		{
+			if (run_reader_next(&rd) >= tid)
+				return i;
+			i++;
+		}
+	}
+	return run_start(lf, r);
 }
 
 /* Decode the sorted entries of a RUNS leaf. */
@@ -935,17 +983,18 @@ put_item(OmenScanItem *it, int64 key, int64 tid)
 void
 omen_leaf_sorted_range(const OmenLeaf *lf, int64 lo, int64 hi, int *first, int *end)
 {
-	int			a = omen_leaf_lower_bound(lf, lo, OMEN_TID_MIN);
+	int			a;
 	int			b = lf->nsorted;
 
 	if (lf->format == OMEN_LEAF_RUNS)
 	{
 		/* the runs with lo <= key <= hi */
-		*first = a;
+		*first = run_start(lf, runs_first_at_least(lf, lo));
 		*end = hi == PG_INT64_MAX ? b : run_start(lf, runs_first_at_least(lf, hi + 1));
-		*end = Max(*end, a);
+		*end = Max(*end, *first);
 		return;
 	}
+	a = omen_leaf_lower_bound(lf, lo, OMEN_TID_MIN);
 
 	/* the first sorted entry with key > hi */
 	{
@@ -1003,17 +1052,25 @@ omen_leaf_collect(const OmenLeaf *lf, int first, int end, int64 lo, int64 hi, Om
 	{
 		int			r;
 
-		/* omen_leaf_sorted_range() gave whole runs, from the first >= lo */
-		r = runs_first_at_least(lf, lo);
-		Assert(r == lf->nruns || run_start(lf, r) == first || first == end);
-		for (; r < lf->nruns && run_start(lf, r) < end; r++)
+		/*
+		 * omen_leaf_sorted_range() gave whole runs, from the first >= lo.
+		 * Only entries [first, end) go out, whatever the runs say: out
+		 * has room for those.
+		 */
+		for (r = runs_first_at_least(lf, lo); r < lf->nruns && run_start(lf, r) < end; r++)
 		{
 			int64		k = run_key(lf, r);
 			RunReader	rd;
 
+			i = run_start(lf, r);
 			run_reader_init(lf, r, &rd);
-			while (rd.left > 0)
-				put_merged(out, &n, pk, pt, np, &j, k, run_reader_next(&rd));
+			for (; rd.left > 0; i++)
+			{
+				int64		t = run_reader_next(&rd);
+
+				if (i >= first && i < end)
+					put_merged(out, &n, pk, pt, np, &j, k, t);
+			}
 		}
 	}
 	else

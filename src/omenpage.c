@@ -288,6 +288,7 @@ omen_new_page(Relation index)
 		Page		page;
 		OmenPageOpaque opaque;
 		bool		putback = false;
+		char		why[160];
 
 		if (blkno == InvalidBlockNumber)
 			break;
@@ -305,7 +306,7 @@ omen_new_page(Relation index)
 				return buf;
 			if ((opaque->flags & OMEN_P_LEAF) && !(opaque->flags & OMEN_P_FREE) &&
 				opaque->left != InvalidBlockNumber && opaque->right != InvalidBlockNumber &&
-				OmenLeafNEntries(page) == 0)
+				omen_leaf_check_layout(page, why, sizeof(why)) && OmenLeafNEntries(page) == 0)
 			{
 				/* an empty leaf: unlink it, if nobody is in the way */
 				if (unlink_for_reuse(index, buf))
