@@ -292,6 +292,9 @@ omen_leaf_open(Page page, OmenLeaf *lf)
 {
 	OmenLeafHeader *h = OmenLeafGetHeader(page);
 	PageHeader	ph = (PageHeader) page;
+	bool		runs = h->format == OMEN_LEAF_RUNS;
+	int			sorted_k = runs ? h->sorted_bytes : h->nsorted * h->key_width;
+	int			sorted_t = runs ? 0 : h->nsorted * h->tid_width;
 
 	lf->key_width = h->key_width;
 	lf->tid_width = h->tid_width;
@@ -303,12 +306,12 @@ omen_leaf_open(Page page, OmenLeaf *lf)
 	lf->off_bits = h->off_bits;
 	lf->keys = (const char *) page + OMEN_LEAF_DATA;
 	lf->tids = (const char *) page + ph->pd_special;
-	lf->pkeys = (const char *) page + omen_leaf_pending_keys_at(page);
-	lf->ptids = (const char *) page + omen_leaf_pending_tids_end(page);
+	lf->pkeys = lf->keys + sorted_k;
+	lf->ptids = lf->tids - sorted_t;
 	lf->runs = lf->keys;
-	lf->nruns = h->format == OMEN_LEAF_RUNS && h->sorted_bytes >= 2 ? omen_load_u16(lf->runs) : 0;
+	lf->nruns = runs && h->sorted_bytes >= 2 ? omen_load_u16(lf->runs) : 0;
 	lf->nsorted = h->nsorted;
-	lf->n = OmenLeafNEntries(page);
+	lf->n = h->nsorted + (int) ((ph->pd_lower - OMEN_LEAF_DATA - sorted_k) / h->key_width);
 }
 
 /* Sorted entry i of a PLAIN leaf. */

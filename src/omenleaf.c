@@ -620,47 +620,48 @@ omen_leaf_check_layout(Page page, char *why, Size whylen)
 {
 	PageHeader	ph = (PageHeader) page;
 	OmenLeafHeader *h = OmenLeafGetHeader(page);
-	Size		pkeys;
-	Size		ptids;
-	int			npk;
-	int			npt;
+	int			kw = h->key_width;
+	int			tw = h->tid_width;
+	int			sorted_k;		/* bytes of the sorted entries below pd_lower */
+	int			sorted_t;		/* and above pd_upper */
+	int			pk;
+	int			pt;
 
-	if (h->key_width < 1 || h->key_width > 8 || h->tid_width < 1 || h->tid_width > 8 ||
-		h->format > OMEN_LEAF_RUNS)
+	if (kw < 1 || kw > 8 || tw < 1 || tw > 8 || h->format > OMEN_LEAF_RUNS)
 	{
-		snprintf(why, whylen, "leaf field widths are %d and %d bytes, format %d",
-				 h->key_width, h->tid_width, h->format);
+		snprintf(why, whylen, "leaf field widths are %d and %d bytes, format %d", kw, tw, h->format);
 		return false;
 	}
-	if (h->nsorted > OMEN_LEAF_MAX_ENTRIES || ph->pd_upper > ph->pd_special ||
-		ph->pd_lower > ph->pd_upper || ph->pd_special > BLCKSZ ||
-		(h->format == OMEN_LEAF_RUNS ? h->sorted_bytes :
-		 h->nsorted * (h->key_width + h->tid_width)) > (int) OMEN_LEAF_SPACE)
+	if (h->format == OMEN_LEAF_RUNS)
+	{
+		sorted_k = h->sorted_bytes;
+		sorted_t = 0;
+	}
+	else
+	{
+		sorted_k = h->nsorted * kw;
+		sorted_t = h->nsorted * tw;
+	}
+	if (h->nsorted > OMEN_LEAF_MAX_ENTRIES || sorted_k + sorted_t > (int) OMEN_LEAF_SPACE ||
+		ph->pd_special > BLCKSZ || ph->pd_lower > ph->pd_upper ||
+		ph->pd_lower < OMEN_LEAF_DATA + sorted_k || ph->pd_upper + sorted_t > ph->pd_special)
 	{
 		snprintf(why, whylen, "leaf bounds are inconsistent (lower %u, upper %u, special %u, %d sorted)",
 				 ph->pd_lower, ph->pd_upper, ph->pd_special, h->nsorted);
 		return false;
 	}
-	pkeys = omen_leaf_pending_keys_at(page);
-	ptids = omen_leaf_pending_tids_end(page);
-	if (ph->pd_lower < pkeys || ph->pd_upper > ptids ||
-		(ph->pd_lower - pkeys) % h->key_width != 0 ||
-		(ptids - ph->pd_upper) % h->tid_width != 0)
+	/* the pending entries' bytes */
+	pk = ph->pd_lower - OMEN_LEAF_DATA - sorted_k;
+	pt = ph->pd_special - sorted_t - ph->pd_upper;
+	if (pk % kw != 0 || pt % tw != 0 || pk / kw != pt / tw)
 	{
-		snprintf(why, whylen, "leaf bounds are inconsistent (lower %u, upper %u, special %u, widths %d and %d)",
-				 ph->pd_lower, ph->pd_upper, ph->pd_special, h->key_width, h->tid_width);
+		snprintf(why, whylen, "leaf holds %d keys but %d heap pointers (widths %d and %d)",
+				 h->nsorted + pk / kw, h->nsorted + pt / tw, kw, tw);
 		return false;
 	}
-	npk = (ph->pd_lower - pkeys) / h->key_width;
-	npt = (ptids - ph->pd_upper) / h->tid_width;
-	if (npk != npt)
+	if (pk / kw > OMEN_PENDING_MAX || h->nsorted + pk / kw > OMEN_LEAF_MAX_ENTRIES)
 	{
-		snprintf(why, whylen, "leaf holds %d keys but %d heap pointers", h->nsorted + npk, h->nsorted + npt);
-		return false;
-	}
-	if (npk > OMEN_PENDING_MAX || h->nsorted + npk > OMEN_LEAF_MAX_ENTRIES)
-	{
-		snprintf(why, whylen, "leaf holds %d entries of which %d sorted", h->nsorted + npk, h->nsorted);
+		snprintf(why, whylen, "leaf holds %d entries of which %d sorted", h->nsorted + pk / kw, h->nsorted);
 		return false;
 	}
 	if (h->format == OMEN_LEAF_RUNS)
