@@ -209,6 +209,7 @@ typedef struct OmenLeafEnc
 	int			tid_width;
 	int			format;			/* OMEN_LEAF_PLAIN or OMEN_LEAF_RUNS */
 	int			off_bits;		/* RUNS */
+	int			nruns;			/* RUNS */
 	int			n;				/* the entries the encoding was chosen for */
 	int			bytes;			/* and the bytes they take in it */
 } OmenLeafEnc;

@@ -72,19 +72,30 @@ run_gap_bytes(int count, int bits)
 	return (int) (((int64) (count - 1) * bits + 7) / 8);
 }
 
+/*
+ * OR v, which has at most 'bits' bits, into the zeroed bit field at
+ * bitpos: one unaligned 8-byte read and write (bits + 7 <= 64).  The write
+ * may reach 7 bytes past the runs, into the page's hole or special space;
+ * it ORs zero bits there, so it changes nothing.
+ */
 static inline void
 put_bits(char *p, uint64 bitpos, uint64 v, int bits)
 {
-	while (bits > 0)
-	{
-		int			sh = (int) (bitpos & 7);
-		int			take = Min(8 - sh, bits);
+	char	   *q = p + (bitpos >> 3);
+	uint64		w;
 
-		p[bitpos >> 3] |= (char) ((v & ((1 << take) - 1)) << sh);
-		v >>= take;
-		bitpos += take;
-		bits -= take;
-	}
+	Assert(bits + 7 <= 64 && (bits == 64 || v >> bits == 0));
+	if (bits == 0)
+		return;
+	memcpy(&w, q, sizeof(w));
+#ifdef WORDS_BIGENDIAN
+	w = pg_bswap64(w);
+#endif
+	w |= v << (bitpos & 7);
+#ifdef WORDS_BIGENDIAN
+	w = pg_bswap64(w);
+#endif
+	memcpy(q, &w, sizeof(w));
 }
 
 static inline void
@@ -149,11 +160,14 @@ run_extent(const OmenLeafEnc *enc, int n, const int64 *keys, const int64 *tids, 
 
 /*
  * Lay out the runs of n sorted entries at dst (zeroed, big enough), or
- * with dst NULL only count: returns the bytes they take.  See omen.h for
- * the layout.
+ * with dst NULL only size them: returns the bytes they take.  Sizing sets
+ * *nruns_io to the number of runs; writing takes it from there (the
+ * directory comes first, so its size must be known).  See omen.h for the
+ * layout.
  */
 static int
-runs_layout(char *dst, const OmenLeafEnc *enc, int n, const int64 *keys, const int64 *tids)
+runs_layout(char *dst, const OmenLeafEnc *enc, int n, const int64 *keys, const int64 *tids,
+			int *nruns_io)
 {
 	int			dirw = enc->key_width + OMEN_RUN_DIR_EXTRA;
 	int			nruns = 0;
@@ -162,8 +176,9 @@ runs_layout(char *dst, const OmenLeafEnc *enc, int n, const int64 *keys, const i
 	int			r;
 	int			a;
 
-	for (a = 0; a < n; a = run_extent(enc, n, keys, tids, a, &bits))
-		nruns++;
+	/* writing: the directory's size is known from the sizing */
+	if (dst)
+		nruns = *nruns_io;
 	data = (int) sizeof(uint16) + nruns * dirw;
 	if (dst)
 	{
@@ -198,6 +213,13 @@ runs_layout(char *dst, const OmenLeafEnc *enc, int n, const int64 *keys, const i
 		data += enc->tid_width + run_gap_bytes(b - a, bits);
 		a = b;
 	}
+	if (!dst)
+	{
+		/* sizing: data counted no directory; r is the number of runs */
+		data += r * dirw;
+		*nruns_io = r;
+	}
+	Assert(!dst || r == nruns);
 	return data;
 }
 
@@ -233,6 +255,7 @@ omen_leaf_choose_enc(const int64 *keys, const int64 *tids, int n, OmenLeafEnc *e
 	enc->n = n;
 	enc->format = OMEN_LEAF_PLAIN;
 	enc->off_bits = 0;
+	enc->nruns = 0;
 	if (n == 0)
 	{
 		enc->key_base = 0;
@@ -271,7 +294,7 @@ omen_leaf_choose_enc(const int64 *keys, const int64 *tids, int n, OmenLeafEnc *e
 
 		runs.format = OMEN_LEAF_RUNS;
 		runs.off_bits = off_bits;
-		runs.bytes = runs_layout(NULL, &runs, n, keys, tids);
+		runs.bytes = runs_layout(NULL, &runs, n, keys, tids, &runs.nruns);
 		if (omen_leaf_runs_wins(enc->bytes, runs.bytes))
 			*enc = runs;
 	}
@@ -350,6 +373,8 @@ omen_leaf_get_enc(Page page, OmenLeafEnc *enc)
 	enc->tid_width = h->tid_width;
 	enc->format = h->format;
 	enc->off_bits = h->off_bits;
+	enc->nruns = h->format == OMEN_LEAF_RUNS && h->sorted_bytes >= 2 ?
+		omen_load_u16((const char *) page + OMEN_LEAF_DATA) : 0;
 	enc->n = OmenLeafNEntries(page);
 	enc->bytes = omen_leaf_used_bytes(page);
 }
@@ -434,11 +459,12 @@ omen_leaf_write(Page page, const OmenLeafEnc *enc, int n, const int64 *keys, con
 	if (enc->format == OMEN_LEAF_RUNS)
 	{
 		char	   *dst = (char *) page + OMEN_LEAF_DATA;
+		int			nruns = enc->nruns;
 
 		Assert(enc->n == n && omen_leaf_fits(enc));
 		h->off_bits = (uint8) enc->off_bits;
 		memset(dst, 0, enc->bytes);
-		h->sorted_bytes = (uint16) runs_layout(dst, enc, n, keys, tids);
+		h->sorted_bytes = (uint16) runs_layout(dst, enc, n, keys, tids, &nruns);
 		Assert(h->sorted_bytes == enc->bytes);
 	}
 	else
@@ -565,6 +591,9 @@ check_runs(Page page, char *why, Size whylen)
 {
 	OmenLeafHeader *h = OmenLeafGetHeader(page);
 	OmenLeaf	lf;
+	const char *dir;
+	int			dirw;
+	uint64		prev_key = 0;
 	int			r;
 	int			off;
 
@@ -581,19 +610,24 @@ check_runs(Page page, char *why, Size whylen)
 				 h->sorted_bytes);
 		return false;
 	}
-	for (r = 0; r < lf.nruns; r++)
+	/* one pass over the directory, entry by entry */
+	dir = run_dir(&lf, 0);
+	dirw = lf.key_width + OMEN_RUN_DIR_EXTRA;
+	for (r = 0; r < lf.nruns; r++, dir += dirw)
 	{
-		int			start = run_start(&lf, r);
-		int			count = run_start(&lf, r + 1) - start;
-		int			bits = run_bits(&lf, r);
+		uint64		key = omen_load_stored(dir, lf.key_mask);
+		int			start = omen_load_u16(dir + lf.key_width);
+		int			next = r + 1 < lf.nruns ? omen_load_u16(dir + dirw + lf.key_width) : lf.nsorted;
+		int			count = next - start;
+		int			bits = (uint8) dir[lf.key_width + 2 * sizeof(uint16)];
 
-		if ((r == 0 && start != 0) || count < 1 || run_offset(&lf, r) != off ||
-			(r > 0 && omen_load_stored(run_dir(&lf, r), lf.key_mask) <
-			 omen_load_stored(run_dir(&lf, r - 1), lf.key_mask)))
+		if ((r == 0 && start != 0) || count < 1 ||
+			omen_load_u16(dir + lf.key_width + sizeof(uint16)) != off || (r > 0 && key < prev_key))
 		{
 			snprintf(why, whylen, "leaf run %d of %d is out of place", r, lf.nruns);
 			return false;
 		}
+		prev_key = key;
 		if (bits > OMEN_RUN_MAX_BITS)
 		{
 			snprintf(why, whylen, "leaf run %d has gaps of %d bits", r, bits);
