@@ -156,10 +156,11 @@ typedef OmenPageOpaqueData *OmenPageOpaque;
  *   per distinct key, in sorted_bytes bytes after the header: a uint16
  *   count of runs, a directory of runs (stored key, first entry, data
  *   offset, gap width b), then each run's data: its first TID as in
- *   PLAIN and the gaps between its ascending TIDs minus one, b bits each.  A gap is taken between dense
- *   TIDs, block << off_bits | offset, so that a heap page's unused offset
- *   numbers cost nothing.  The pending entries follow the runs, keys
- *   growing up and TIDs down from the special space as in PLAIN.
+ *   PLAIN and the gaps between its ascending TIDs minus one, b bits each.
+ *   A gap is taken between dense TIDs, block << off_bits | offset, so that
+ *   a heap page's unused offset numbers cost nothing.  The pending entries
+ *   follow the runs, keys growing up and TIDs down from the special space
+ *   as in PLAIN.
  *
  * Entries [0, nsorted) are in (key, tid) order; the entries after them
  * (at most OMEN_PENDING_MAX) are pending: in insertion order, each a
@@ -193,9 +194,13 @@ typedef struct OmenLeafHeader
 #define OMEN_PENDING_MAX		64
 
 /*
- * A run directory entry: the stored key, then the run's first entry and
- * its data's offset (uint16 each) and the bits of its gaps (uint8).
+ * A run directory entry: the stored key (key_width bytes), then the run's
+ * first entry and its data's offset (uint16 each) and the bits of its gaps
+ * (uint8), at these offsets from the entry.
  */
+#define OMEN_RUN_DIR_START(kw)	(kw)
+#define OMEN_RUN_DIR_OFFSET(kw)	((kw) + 2)
+#define OMEN_RUN_DIR_BITS(kw)	((kw) + 4)
 #define OMEN_RUN_DIR_EXTRA		5
 /* widest gap field of a run: a dense TID has 32 bits of block and an offset */
 #define OMEN_RUN_MAX_BITS		(32 + OMEN_TID_OFFSET_BITS)
@@ -217,11 +222,11 @@ typedef struct OmenLeafEnc
 /* A leaf opened for reading: where its arrays are and how to decode them. */
 typedef struct OmenLeaf
 {
-	const char *keys;			/* PLAIN: stored key i at keys + i * key_width */
+	const char *keys;			/* PLAIN: stored key i at keys + i * key_width;
+								 * RUNS: the runs start here */
 	const char *tids;			/* PLAIN: stored TID i ends (i * tid_width) below */
 	const char *pkeys;			/* pending key j at pkeys + j * key_width */
 	const char *ptids;			/* pending TID j ends (j * tid_width) below */
-	const char *runs;			/* RUNS: start of the runs */
 	uint64		key_base;
 	uint64		tid_base;
 	uint64		key_mask;
@@ -254,21 +259,45 @@ omen_load_stored(const char *p, uint64 mask)
 	return v & mask;
 }
 
+/*
+ * The bytes the sorted entries take after the leaf header (*key_bytes:
+ * PLAIN keys, or RUNS runs) and below the special space (*tid_bytes: PLAIN
+ * TIDs; none in RUNS).  The pending entries lie beyond them.
+ */
+static inline void
+omen_leaf_sorted_bytes(const OmenLeafHeader *h, int *key_bytes, int *tid_bytes)
+{
+	if (h->format == OMEN_LEAF_RUNS)
+	{
+		*key_bytes = h->sorted_bytes;
+		*tid_bytes = 0;
+	}
+	else
+	{
+		*key_bytes = h->nsorted * h->key_width;
+		*tid_bytes = h->nsorted * h->tid_width;
+	}
+}
+
 /* Where the pending keys start and the pending TIDs end. */
 static inline Size
 omen_leaf_pending_keys_at(Page page)
 {
-	OmenLeafHeader *h = OmenLeafGetHeader(page);
+	int			kb;
+	int			tb;
 
-	return OMEN_LEAF_DATA + (h->format == OMEN_LEAF_RUNS ? h->sorted_bytes : h->nsorted * h->key_width);
+	omen_leaf_sorted_bytes(OmenLeafGetHeader(page), &kb, &tb);
+	return OMEN_LEAF_DATA + kb;
 }
 
 static inline Size
 omen_leaf_pending_tids_end(Page page)
 {
-	OmenLeafHeader *h = OmenLeafGetHeader(page);
+	int			kb;
+	int			tb;
 
-	return ((PageHeader) page)->pd_special - (h->format == OMEN_LEAF_RUNS ? 0 : h->nsorted * h->tid_width);
+	omen_leaf_sorted_bytes(OmenLeafGetHeader(page), &kb, &tb);
+	return ((PageHeader) page)->pd_special - tb;
 }
 
 static inline int
@@ -288,15 +317,25 @@ omen_load_u16(const char *p)
 	return v;
 }
 
+/* The number of runs of a RUNS leaf (0 for PLAIN). */
+static inline int
+omen_leaf_nruns(Page page)
+{
+	OmenLeafHeader *h = OmenLeafGetHeader(page);
+
+	return h->format == OMEN_LEAF_RUNS && h->sorted_bytes >= sizeof(uint16) ?
+		omen_load_u16((const char *) page + OMEN_LEAF_DATA) : 0;
+}
+
 static inline void
 omen_leaf_open(Page page, OmenLeaf *lf)
 {
 	OmenLeafHeader *h = OmenLeafGetHeader(page);
 	PageHeader	ph = (PageHeader) page;
-	bool		runs = h->format == OMEN_LEAF_RUNS;
-	int			sorted_k = runs ? h->sorted_bytes : h->nsorted * h->key_width;
-	int			sorted_t = runs ? 0 : h->nsorted * h->tid_width;
+	int			sorted_k;
+	int			sorted_t;
 
+	omen_leaf_sorted_bytes(h, &sorted_k, &sorted_t);
 	lf->key_width = h->key_width;
 	lf->tid_width = h->tid_width;
 	lf->key_base = (uint64) h->key_base;
@@ -309,8 +348,7 @@ omen_leaf_open(Page page, OmenLeaf *lf)
 	lf->tids = (const char *) page + ph->pd_special;
 	lf->pkeys = lf->keys + sorted_k;
 	lf->ptids = lf->tids - sorted_t;
-	lf->runs = lf->keys;
-	lf->nruns = runs && h->sorted_bytes >= 2 ? omen_load_u16(lf->runs) : 0;
+	lf->nruns = omen_leaf_nruns(page);
 	lf->nsorted = h->nsorted;
 	lf->n = h->nsorted + (int) ((ph->pd_lower - OMEN_LEAF_DATA - sorted_k) / h->key_width);
 }

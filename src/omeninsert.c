@@ -139,11 +139,14 @@ balanced_split(const int64 *keys, const int64 *tids, int total, OmenLeafEnc *len
 static int
 split_anywhere(const int64 *keys, const int64 *tids, int total, OmenLeafEnc *lenc, OmenLeafEnc *renc)
 {
-	int			s = middle_split(keys, total);
+	int			s;
 
-	if (total >= 2 && split_fits(keys, tids, total, s, lenc, renc))
+	if (total < 2)
+		return -1;
+	s = middle_split(keys, total);
+	if (split_fits(keys, tids, total, s, lenc, renc))
 		return s;
-	return total >= 2 ? balanced_split(keys, tids, total, lenc, renc) : -1;
+	return balanced_split(keys, tids, total, lenc, renc);
 }
 
 /*
@@ -285,11 +288,12 @@ split_leaf(Relation index, Buffer buf, const int64 *keys, const int64 *tids, int
 }
 
 /*
- * Split the locked leaf, whose entries are now [0, n), in the middle.
- * For VACUUM: the survivors of a RUNS leaf can need more room than the
- * leaf had, because a removed TID merges two gaps of its run and the run
- * may then need wider gap fields.  Returns whether the split left the
- * model drifted.
+ * Split the locked leaf, whose entries are now [0, n), in the middle (or
+ * where the bytes balance).  For an insert that splits a leaf without its
+ * new entry, and for VACUUM: the survivors of a RUNS leaf can need more
+ * room than the leaf had, because a removed TID merges two gaps of its
+ * run and the run may then need wider gap fields.  Returns whether the
+ * split left the model drifted.
  */
 bool
 omen_split_leaf_entries(Relation index, Buffer buf, const int64 *keys, const int64 *tids, int n)
@@ -463,6 +467,18 @@ merge_start(const OmenLeaf *lf, int64 key, int64 tid)
 }
 
 /*
+ * Does (key, tid) extend the sorted entries of this leaf: a PLAIN leaf
+ * with nothing pending, the entry after all of its entries?
+ */
+static bool
+leaf_appends_sorted(const OmenLeaf *lf, int64 key, int64 tid)
+{
+	return lf->format == OMEN_LEAF_PLAIN && lf->n == lf->nsorted &&
+		(lf->n == 0 || omen_pos_cmp(omen_leaf_key(lf, lf->n - 1), omen_leaf_tid(lf, lf->n - 1),
+									key, tid) < 0);
+}
+
+/*
  * Insert (key, tid) into the exclusively locked leaf that holds its
  * position.  The caller keeps the lock on buf (the left half, after a
  * split) and releases it.
@@ -490,9 +506,7 @@ insert_into_leaf(Relation index, Buffer buf, int64 key, int64 tid)
 		ph->pd_upper - ph->pd_lower >= enc.key_width + enc.tid_width &&
 		lf.n < OMEN_LEAF_MAX_ENTRIES)
 	{
-		if (lf.n == lf.nsorted && lf.format == OMEN_LEAF_PLAIN &&
-			(lf.n == 0 || omen_pos_cmp(omen_leaf_key(&lf, lf.n - 1), omen_leaf_tid(&lf, lf.n - 1),
-									   key, tid) < 0))
+		if (leaf_appends_sorted(&lf, key, tid))
 		{
 			leaf_append(index, buf, key, tid, true);
 			result.append_leaf = BufferGetBlockNumber(buf);
@@ -556,11 +570,7 @@ insert_into_leaf(Relation index, Buffer buf, int64 key, int64 tid)
 
 			memmove(keys + newpos, keys + newpos + 1, (n - newpos) * sizeof(int64));
 			memmove(tids + newpos, tids + newpos + 1, (n - newpos) * sizeof(int64));
-			s = split_anywhere(keys, tids, n, &lenc, &renc);
-			if (s < 0)
-				elog(ERROR, "omen: leaf %u of index \"%s\" cannot be split",
-					 BufferGetBlockNumber(buf), RelationGetRelationName(index));
-			split_leaf(index, buf, keys, tids, n, s, &lenc, &renc, &result.want_retrain);
+			result.want_retrain = omen_split_leaf_entries(index, buf, keys, tids, n);
 			result.retry = true;
 		}
 	}
@@ -594,9 +604,7 @@ try_append_hint(Relation index, OmenModelCache *model, int tree, int64 key, int6
 	omen_check_page(index, buf, hint, want);
 	page = BufferGetPage(buf);
 	omen_leaf_open(page, &lf);
-	if (omen_pos_in_leaf(page, key, tid) && lf.n == lf.nsorted && lf.format == OMEN_LEAF_PLAIN &&
-		(lf.n == 0 || omen_pos_cmp(omen_leaf_key(&lf, lf.n - 1), omen_leaf_tid(&lf, lf.n - 1),
-								   key, tid) < 0))
+	if (omen_pos_in_leaf(page, key, tid) && leaf_appends_sorted(&lf, key, tid))
 		return buf;
 	UnlockReleaseBuffer(buf);
 	return InvalidBuffer;

@@ -130,10 +130,17 @@ run_takes_gap(int count, int bits, int gap_bits)
 		(int64) count * gap_bits - (int64) (count - 1) * bits <= OMEN_RUN_SPLIT_BITS;
 }
 
+/* The stored gap from prev to tid, the next TID of its run. */
+static inline uint64
+tid_gap(int64 prev, int64 tid, int off_bits)
+{
+	return dense_tid(tid, off_bits) - dense_tid(prev, off_bits) - 1;
+}
+
 static inline int
 gap_bits(int64 prev, int64 tid, int off_bits)
 {
-	return bits_for(dense_tid(tid, off_bits) - dense_tid(prev, off_bits) - 1);
+	return bits_for(tid_gap(prev, tid, off_bits));
 }
 
 /*
@@ -199,15 +206,14 @@ runs_layout(char *dst, const OmenLeafEnc *enc, int n, const int64 *keys, const i
 			uint16		off = (uint16) data;
 
 			store_value(d, (uint64) keys[a] - (uint64) enc->key_base, enc->key_width);
-			memcpy(d + enc->key_width, &start, sizeof(start));
-			memcpy(d + enc->key_width + sizeof(uint16), &off, sizeof(off));
-			d[enc->key_width + 2 * sizeof(uint16)] = (char) bits;
+			memcpy(d + OMEN_RUN_DIR_START(enc->key_width), &start, sizeof(start));
+			memcpy(d + OMEN_RUN_DIR_OFFSET(enc->key_width), &off, sizeof(off));
+			d[OMEN_RUN_DIR_BITS(enc->key_width)] = (char) bits;
 			store_value(dst + data, (uint64) tids[a] - (uint64) enc->tid_base, enc->tid_width);
 			gaps = dst + data + enc->tid_width;
 			for (i = a + 1; i < b; i++)
 				put_bits(gaps, (uint64) (i - a - 1) * bits,
-						 dense_tid(tids[i], enc->off_bits) - dense_tid(tids[i - 1], enc->off_bits) - 1,
-						 bits);
+						 tid_gap(tids[i - 1], tids[i], enc->off_bits), bits);
 			Assert(r < nruns);
 		}
 		data += enc->tid_width + run_gap_bytes(b - a, bits);
@@ -322,12 +328,11 @@ omen_run_sizer_init(OmenRunSizer *sz, const int64 *keys, const int64 *tids, int 
 void
 omen_run_sizer_add(OmenRunSizer *sz, int64 key, int64 tid)
 {
-	int			g = 0;
+	bool		same_key = sz->nruns > 0 && key == sz->last_key;
+	int			g = same_key ? gap_bits(sz->last_tid, tid, sz->off_bits) : 0;
 
 	Assert(omen_tid_off_bits(tid) <= sz->off_bits);
-	if (sz->nruns > 0 && key == sz->last_key)
-		g = gap_bits(sz->last_tid, tid, sz->off_bits);
-	if (sz->nruns > 0 && key == sz->last_key && run_takes_gap(sz->run_count, sz->run_bits, g))
+	if (same_key && run_takes_gap(sz->run_count, sz->run_bits, g))
 	{
 		sz->run_bits = Max(sz->run_bits, g);
 		sz->run_count++;
@@ -373,8 +378,7 @@ omen_leaf_get_enc(Page page, OmenLeafEnc *enc)
 	enc->tid_width = h->tid_width;
 	enc->format = h->format;
 	enc->off_bits = h->off_bits;
-	enc->nruns = h->format == OMEN_LEAF_RUNS && h->sorted_bytes >= 2 ?
-		omen_load_u16((const char *) page + OMEN_LEAF_DATA) : 0;
+	enc->nruns = omen_leaf_nruns(page);
 	enc->n = OmenLeafNEntries(page);
 	enc->bytes = omen_leaf_used_bytes(page);
 }
@@ -531,29 +535,43 @@ void
 omen_leaf_bytes_from(Page page, int from, Size *kstart, Size *tend)
 {
 	OmenLeafHeader *h = OmenLeafGetHeader(page);
+	int			past = from - h->nsorted;	/* entries past the sorted ones */
 
-	if (h->format == OMEN_LEAF_RUNS)
+	if (h->format == OMEN_LEAF_RUNS && past < 0)
 	{
-		if (from < h->nsorted)
-		{
-			*kstart = OMEN_LEAF_DATA;
-			*tend = ((PageHeader) page)->pd_special;
-			return;
-		}
-		from -= h->nsorted;
-		*kstart = omen_leaf_pending_keys_at(page) + from * h->key_width;
-		*tend = omen_leaf_pending_tids_end(page) - from * h->tid_width;
+		*kstart = OMEN_LEAF_DATA;
+		*tend = ((PageHeader) page)->pd_special;
 		return;
 	}
-	*kstart = OMEN_LEAF_DATA + from * h->key_width;
-	*tend = ((PageHeader) page)->pd_special - from * h->tid_width;
+	/* in a PLAIN leaf, sorted entry i lies where pending entry i - nsorted would */
+	*kstart = (Size) ((int) omen_leaf_pending_keys_at(page) + past * h->key_width);
+	*tend = (Size) ((int) omen_leaf_pending_tids_end(page) - past * h->tid_width);
 }
 
-/* Run r's directory entry: stored key, first entry, data offset. */
+/* Run r's directory entry (omen.h: OMEN_RUN_DIR_*). */
 static inline const char *
 run_dir(const OmenLeaf *lf, int r)
 {
-	return lf->runs + sizeof(uint16) + r * (lf->key_width + OMEN_RUN_DIR_EXTRA);
+	return lf->keys + sizeof(uint16) + r * (lf->key_width + OMEN_RUN_DIR_EXTRA);
+}
+
+/* The fields of a directory entry d. */
+static inline int
+dir_start(const OmenLeaf *lf, const char *d)
+{
+	return omen_load_u16(d + OMEN_RUN_DIR_START(lf->key_width));
+}
+
+static inline int
+dir_offset(const OmenLeaf *lf, const char *d)
+{
+	return omen_load_u16(d + OMEN_RUN_DIR_OFFSET(lf->key_width));
+}
+
+static inline int
+dir_bits(const OmenLeaf *lf, const char *d)
+{
+	return (uint8) d[OMEN_RUN_DIR_BITS(lf->key_width)];
 }
 
 static inline int64
@@ -566,19 +584,7 @@ run_key(const OmenLeaf *lf, int r)
 static inline int
 run_start(const OmenLeaf *lf, int r)
 {
-	return r >= lf->nruns ? lf->nsorted : omen_load_u16(run_dir(lf, r) + lf->key_width);
-}
-
-static inline int
-run_offset(const OmenLeaf *lf, int r)
-{
-	return omen_load_u16(run_dir(lf, r) + lf->key_width + sizeof(uint16));
-}
-
-static inline int
-run_bits(const OmenLeaf *lf, int r)
-{
-	return (uint8) run_dir(lf, r)[lf->key_width + 2 * sizeof(uint16)];
+	return r >= lf->nruns ? lf->nsorted : dir_start(lf, run_dir(lf, r));
 }
 
 /*
@@ -616,13 +622,13 @@ check_runs(Page page, char *why, Size whylen)
 	for (r = 0; r < lf.nruns; r++, dir += dirw)
 	{
 		uint64		key = omen_load_stored(dir, lf.key_mask);
-		int			start = omen_load_u16(dir + lf.key_width);
-		int			next = r + 1 < lf.nruns ? omen_load_u16(dir + dirw + lf.key_width) : lf.nsorted;
+		int			start = dir_start(&lf, dir);
+		int			next = r + 1 < lf.nruns ? dir_start(&lf, dir + dirw) : lf.nsorted;
 		int			count = next - start;
-		int			bits = (uint8) dir[lf.key_width + 2 * sizeof(uint16)];
+		int			bits = dir_bits(&lf, dir);
 
-		if ((r == 0 && start != 0) || count < 1 ||
-			omen_load_u16(dir + lf.key_width + sizeof(uint16)) != off || (r > 0 && key < prev_key))
+		if ((r == 0 && start != 0) || count < 1 || dir_offset(&lf, dir) != off ||
+			(r > 0 && key < prev_key))
 		{
 			snprintf(why, whylen, "leaf run %d of %d is out of place", r, lf.nruns);
 			return false;
@@ -666,16 +672,7 @@ omen_leaf_check_layout(Page page, char *why, Size whylen)
 		snprintf(why, whylen, "leaf field widths are %d and %d bytes, format %d", kw, tw, h->format);
 		return false;
 	}
-	if (h->format == OMEN_LEAF_RUNS)
-	{
-		sorted_k = h->sorted_bytes;
-		sorted_t = 0;
-	}
-	else
-	{
-		sorted_k = h->nsorted * kw;
-		sorted_t = h->nsorted * tw;
-	}
+	omen_leaf_sorted_bytes(h, &sorted_k, &sorted_t);
 	if (h->nsorted > OMEN_LEAF_MAX_ENTRIES || sorted_k + sorted_t > (int) OMEN_LEAF_SPACE ||
 		ph->pd_special > BLCKSZ || ph->pd_lower > ph->pd_upper ||
 		ph->pd_lower < OMEN_LEAF_DATA + sorted_k || ph->pd_upper + sorted_t > ph->pd_special)
@@ -719,15 +716,16 @@ typedef struct RunReader
 static inline void
 run_reader_init(const OmenLeaf *lf, int r, RunReader *rd)
 {
-	const char *p = lf->runs + run_offset(lf, r);
+	const char *d = run_dir(lf, r);
+	const char *p = lf->keys + dir_offset(lf, d);
 	int64		first = (int64) (lf->tid_base + omen_load_stored(p, lf->tid_mask));
 
-	rd->left = run_start(lf, r + 1) - run_start(lf, r);
+	rd->left = run_start(lf, r + 1) - dir_start(lf, d);
 	rd->off_bits = lf->off_bits;
 	rd->d = dense_tid(first, lf->off_bits);
 	rd->pos = 0;
 	rd->started = false;
-	rd->bits = run_bits(lf, r);
+	rd->bits = dir_bits(lf, d);
 	rd->gaps = p + lf->tid_width;
 	rd->mask = rd->bits == 0 ? 0 : (UINT64CONST(1) << rd->bits) - 1;
 }

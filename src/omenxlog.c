@@ -121,8 +121,9 @@ omen_xlog_range(OmenXLog *xl, Buffer buf, Size off, Size len)
 /*
  * A leaf changed from entry 'from' on: its bounds, the stored keys from
  * 'from' to pd_lower and the stored TIDs from pd_upper to the slot of
- * entry 'from' (in a RUNS leaf, all the runs unless 'from' is pending); with OMEN_XLOG_HEADER also the leaf header, with
- * OMEN_XLOG_SPECIAL its fences and links.  Call it after the change, when
+ * entry 'from' (in a RUNS leaf, all the runs unless 'from' is pending);
+ * with OMEN_XLOG_HEADER also the leaf header, with OMEN_XLOG_SPECIAL its
+ * fences and links.  Call it after the change, when
  * the page's bounds are the new ones.
  */
 void
