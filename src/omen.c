@@ -110,27 +110,6 @@ omen_datum_to_key(Datum d, Oid type)
 	return 0;					/* keep compiler quiet */
 }
 
-Datum
-omen_key_to_datum(int64 key, Oid type)
-{
-	switch (type)
-	{
-		case INT2OID:
-			return Int16GetDatum((int16) key);
-		case INT4OID:
-			return Int32GetDatum((int32) key);
-		case DATEOID:
-			return DateADTGetDatum((DateADT) key);
-		case INT8OID:
-		case TIMESTAMPOID:
-		case TIMESTAMPTZOID:
-			return Int64GetDatum(key);
-		default:
-			elog(ERROR, "omen: unsupported key type %u", type);
-	}
-	return (Datum) 0;			/* keep compiler quiet */
-}
-
 static bool
 omencanreturn(Relation index, int attno)
 {

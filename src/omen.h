@@ -236,8 +236,17 @@ typedef struct OmenLeaf
 	int			format;
 	int			off_bits;
 	int			nruns;			/* RUNS */
+	int			runs_bytes;		/* RUNS: bytes of the runs and their directory */
 	int			n;				/* entries */
 	int			nsorted;		/* of which sorted */
+
+	/*
+	 * Where a damaged run is reported: a scan checks the runs it decodes
+	 * only (omen_check_scan_leaf); NULL when the leaf's whole directory was
+	 * checked when it was locked.
+	 */
+	Relation	rel;
+	BlockNumber blkno;
 } OmenLeaf;
 
 static inline uint64
@@ -349,8 +358,23 @@ omen_leaf_open(Page page, OmenLeaf *lf)
 	lf->pkeys = lf->keys + sorted_k;
 	lf->ptids = lf->tids - sorted_t;
 	lf->nruns = omen_leaf_nruns(page);
+	lf->runs_bytes = h->sorted_bytes;
 	lf->nsorted = h->nsorted;
 	lf->n = h->nsorted + (int) ((ph->pd_lower - OMEN_LEAF_DATA - sorted_k) / h->key_width);
+	lf->rel = NULL;
+	lf->blkno = InvalidBlockNumber;
+}
+
+/*
+ * Open a leaf that a scan holds locked, checked by omen_check_scan_leaf():
+ * a damaged run it decodes is reported with the index and block.
+ */
+static inline void
+omen_leaf_open_for_scan(Relation index, Page page, BlockNumber blkno, OmenLeaf *lf)
+{
+	omen_leaf_open(page, lf);
+	lf->rel = index;
+	lf->blkno = blkno;
 }
 
 /* Sorted entry i of a PLAIN leaf. */
@@ -632,6 +656,7 @@ typedef struct OmenScanOpaqueData
 	int			mark_phase;
 	bool		mark_finished;
 	Oid			keytype;
+	Relation	index;			/* reported with a damaged run */
 	MemoryContext cxt;			/* preprocessed keys, reset by rescan */
 	struct OmenScanExtra *extra;
 } OmenScanOpaqueData;
@@ -649,12 +674,12 @@ extern bytea *omenoptions(Datum reloptions, bool validate);
 extern int	omen_reloption_epsilon(Relation index);
 extern int	omen_reloption_fillfactor(Relation index);
 extern int64 omen_datum_to_key(Datum d, Oid type);
-extern Datum omen_key_to_datum(int64 key, Oid type);
 extern bool omen_key_type_supported(Oid type);
 
 /* omenpage.c */
 extern void omen_init_page(Page page, uint16 flags);
 extern void omen_check_page(Relation index, Buffer buf, BlockNumber blkno, uint16 want);
+extern void omen_check_scan_leaf(Relation index, Buffer buf, BlockNumber blkno, uint16 want);
 extern bool omen_page_is_leaf(Page page, uint16 want);
 extern int	omen_blockno_cmp(const void *a, const void *b);
 extern void omen_check_metapage(Relation index, Page page);
@@ -678,7 +703,7 @@ extern void omen_leaf_init(Page page, uint16 flags);
 extern void omen_leaf_write(Page page, const OmenLeafEnc *enc, int n, const int64 *keys, const int64 *tids);
 extern void omen_leaf_write_from(Page page, int from, int n, const int64 *keys, const int64 *tids);
 extern void omen_leaf_append(Page page, int64 key, int64 tid, bool sorted);
-extern bool omen_leaf_check_layout(Page page, char *why, Size whylen);
+extern bool omen_leaf_check_layout(Page page, bool whole_runs, char *why, Size whylen);
 extern void omen_leaf_bytes_from(Page page, int from, Size *kstart, Size *tend);
 extern int	omen_leaf_lower_bound(const OmenLeaf *lf, int64 key, int64 tid);
 extern int	omen_leaf_entries(Page page, int64 *keys, int64 *tids);

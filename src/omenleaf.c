@@ -65,11 +65,11 @@ bits_for(uint64 v)
 	return v == 0 ? 0 : pg_leftmost_one_pos64(v) + 1;
 }
 
-/* Bytes of a run's gaps: count - 1 of 'bits' each. */
+/* Bytes of a run's gaps: count - 1 (>= 0) of 'bits' each. */
 static inline int
 run_gap_bytes(int count, int bits)
 {
-	return (int) (((int64) (count - 1) * bits + 7) / 8);
+	return (int) (((uint32) (count - 1) * (uint32) bits + 7) >> 3);
 }
 
 /*
@@ -593,13 +593,15 @@ run_start(const OmenLeaf *lf, int r)
  * end, gap widths possible?  Then every decode stays inside the runs.
  */
 static bool
-check_runs(Page page, char *why, Size whylen)
+check_runs(Page page, bool whole, char *why, Size whylen)
 {
 	OmenLeafHeader *h = OmenLeafGetHeader(page);
 	OmenLeaf	lf;
 	const char *dir;
 	int			dirw;
 	uint64		prev_key = 0;
+	int			prev_start;
+	int			prev_bits;
 	int			r;
 	int			off;
 
@@ -616,32 +618,49 @@ check_runs(Page page, char *why, Size whylen)
 				 h->sorted_bytes);
 		return false;
 	}
-	/* one pass over the directory, entry by entry */
-	dir = run_dir(&lf, 0);
+	if (!whole)
+		return true;
+
+	/*
+	 * One pass over the directory.  Run r's data length needs run r + 1's
+	 * start, so each entry's checks finish the run before it.  Checked on
+	 * every read of a leaf: kept to a few loads and compares a run.
+	 */
 	dirw = lf.key_width + OMEN_RUN_DIR_EXTRA;
+	dir = run_dir(&lf, 0);
+	prev_start = -1;
+	prev_bits = 0;
 	for (r = 0; r < lf.nruns; r++, dir += dirw)
 	{
 		uint64		key = omen_load_stored(dir, lf.key_mask);
 		int			start = dir_start(&lf, dir);
-		int			next = r + 1 < lf.nruns ? dir_start(&lf, dir + dirw) : lf.nsorted;
-		int			count = next - start;
 		int			bits = dir_bits(&lf, dir);
 
-		if ((r == 0 && start != 0) || count < 1 || dir_offset(&lf, dir) != off ||
-			(r > 0 && key < prev_key))
+		if (r > 0)
+			off += lf.tid_width + run_gap_bytes(start - prev_start, prev_bits);
+		if (start <= prev_start || (r == 0 && start != 0) || key < prev_key ||
+			dir_offset(&lf, dir) != off || off > h->sorted_bytes)
 		{
 			snprintf(why, whylen, "leaf run %d of %d is out of place", r, lf.nruns);
 			return false;
 		}
-		prev_key = key;
 		if (bits > OMEN_RUN_MAX_BITS)
 		{
 			snprintf(why, whylen, "leaf run %d has gaps of %d bits", r, bits);
 			return false;
 		}
-		off += lf.tid_width + run_gap_bytes(count, bits);
-		if (off > h->sorted_bytes)
-			break;
+		prev_key = key;
+		prev_start = start;
+		prev_bits = bits;
+	}
+	if (lf.nruns > 0)
+	{
+		if (lf.nsorted <= prev_start)
+		{
+			snprintf(why, whylen, "leaf run %d of %d is out of place", lf.nruns - 1, lf.nruns);
+			return false;
+		}
+		off += lf.tid_width + run_gap_bytes(lf.nsorted - prev_start, prev_bits);
 	}
 	if (off != h->sorted_bytes)
 	{
@@ -656,7 +675,7 @@ check_runs(Page page, char *why, Size whylen)
  * it keeps every later access inside the page.
  */
 bool
-omen_leaf_check_layout(Page page, char *why, Size whylen)
+omen_leaf_check_layout(Page page, bool whole_runs, char *why, Size whylen)
 {
 	PageHeader	ph = (PageHeader) page;
 	OmenLeafHeader *h = OmenLeafGetHeader(page);
@@ -696,7 +715,7 @@ omen_leaf_check_layout(Page page, char *why, Size whylen)
 		return false;
 	}
 	if (h->format == OMEN_LEAF_RUNS)
-		return check_runs(page, why, whylen);
+		return check_runs(page, whole_runs, why, whylen);
 	return true;
 }
 
@@ -713,26 +732,54 @@ typedef struct RunReader
 	bool		started;
 } RunReader;
 
+/*
+ * A run of a leaf whose directory was not checked as a whole is damaged
+ * (see omen_check_scan_leaf).
+ */
+static void pg_attribute_noreturn()
+run_damaged(const OmenLeaf *lf, int r)
+{
+	if (lf->rel)
+		omen_corrupt(lf->rel, lf->blkno, "leaf run %d of %d is out of place", r, lf->nruns);
+	elog(ERROR, "omen: leaf run %d of %d is out of place", r, lf->nruns);
+}
+
+/*
+ * Start reading run r.  Its own directory entry is checked here, whatever
+ * was checked before: it has entries, ends before the next run starts,
+ * and its data lies after the directory and within the runs' bytes.  So
+ * a reader of a leaf checked without its directory (a scan) decodes
+ * nothing outside the runs, and returns each position of the leaf once.
+ */
 static inline void
 run_reader_init(const OmenLeaf *lf, int r, RunReader *rd)
 {
 	const char *d = run_dir(lf, r);
-	const char *p = lf->keys + dir_offset(lf, d);
-	int64		first = (int64) (lf->tid_base + omen_load_stored(p, lf->tid_mask));
+	int			start = dir_start(lf, d);
+	int			next = run_start(lf, r + 1);
+	int			off = dir_offset(lf, d);
+	int			bits = dir_bits(lf, d);
+	const char *p = lf->keys + off;
+	int64		first;
 
-	rd->left = run_start(lf, r + 1) - dir_start(lf, d);
+	if (unlikely(next <= start || next > lf->nsorted || bits > OMEN_RUN_MAX_BITS ||
+				 off < (int) sizeof(uint16) + lf->nruns * (lf->key_width + OMEN_RUN_DIR_EXTRA) ||
+				 off + lf->tid_width + run_gap_bytes(next - start, bits) > lf->runs_bytes))
+		run_damaged(lf, r);
+	first = (int64) (lf->tid_base + omen_load_stored(p, lf->tid_mask));
+	rd->left = next - start;
 	rd->off_bits = lf->off_bits;
 	rd->d = dense_tid(first, lf->off_bits);
 	rd->pos = 0;
 	rd->started = false;
-	rd->bits = dir_bits(lf, d);
+	rd->bits = bits;
 	rd->gaps = p + lf->tid_width;
-	rd->mask = rd->bits == 0 ? 0 : (UINT64CONST(1) << rd->bits) - 1;
+	rd->mask = bits == 0 ? 0 : (UINT64CONST(1) << bits) - 1;
 }
 
-/* The run's next TID; rd->left must be > 0. */
-static inline int64
-run_reader_next(RunReader *rd)
+/* The run's next TID, dense; rd->left must be > 0. */
+static inline uint64
+run_reader_next_dense(RunReader *rd)
 {
 	if (rd->started)
 	{
@@ -743,7 +790,14 @@ run_reader_next(RunReader *rd)
 	}
 	rd->started = true;
 	rd->left--;
-	return sparse_tid(rd->d, rd->off_bits);
+	return rd->d;
+}
+
+/* The run's next TID; rd->left must be > 0. */
+static inline int64
+run_reader_next(RunReader *rd)
+{
+	return sparse_tid(run_reader_next_dense(rd), rd->off_bits);
 }
 
 /* The first run whose key is >= key (nruns if none). */
@@ -1012,39 +1066,60 @@ put_item(OmenScanItem *it, int64 key, int64 tid)
 	omen_tid_decode(tid, &it->tid);
 }
 
+/* Key i of the sorted entries, or of the runs in a RUNS leaf. */
+static inline int64
+key_at(const OmenLeaf *lf, int i, bool runs)
+{
+	return runs ? run_key(lf, i) : omen_leaf_key(lf, i);
+}
+
+/*
+ * The first of keys [from, n) -- sorted entries, or runs -- with key > hi
+ * (n if none).  Galloping from 'from' (1, 2, 4, ... on), then bisecting
+ * the bracket: the answer is usually near, one on for an equality probe,
+ * and a bisection of the rest of the leaf would touch a new cache line at
+ * nearly every step.
+ */
+static inline int
+first_above(const OmenLeaf *lf, int from, int n, int64 hi, bool runs)
+{
+	int			lo = from;
+	int			end = from;
+	int			step;
+
+	for (step = 1; end < n && key_at(lf, end, runs) <= hi; step <<= 1)
+	{
+		lo = end + 1;
+		end = Min(lo + step, n);
+	}
+	/* keys before lo are <= hi; key 'end' is > hi, or end == n */
+	while (lo < end)
+	{
+		int			mid = lo + (end - lo) / 2;
+
+		if (key_at(lf, mid, runs) <= hi)
+			lo = mid + 1;
+		else
+			end = mid;
+	}
+	return lo;
+}
+
 /* The sorted entries with lo <= key <= hi are [*first, *end). */
 void
 omen_leaf_sorted_range(const OmenLeaf *lf, int64 lo, int64 hi, int *first, int *end)
 {
-	int			a;
-	int			b = lf->nsorted;
-
 	if (lf->format == OMEN_LEAF_RUNS)
 	{
 		/* the runs with lo <= key <= hi */
-		*first = run_start(lf, runs_first_at_least(lf, lo));
-		*end = hi == PG_INT64_MAX ? b : run_start(lf, runs_first_at_least(lf, hi + 1));
-		*end = Max(*end, *first);
+		int			r = runs_first_at_least(lf, lo);
+
+		*first = run_start(lf, r);
+		*end = run_start(lf, first_above(lf, r, lf->nruns, hi, true));
 		return;
 	}
-	a = omen_leaf_lower_bound(lf, lo, OMEN_TID_MIN);
-
-	/* the first sorted entry with key > hi */
-	{
-		int			l = a;
-
-		while (l < b)
-		{
-			int			mid = l + (b - l) / 2;
-
-			if (omen_leaf_key(lf, mid) <= hi)
-				l = mid + 1;
-			else
-				b = mid;
-		}
-	}
-	*first = a;
-	*end = b;
+	*first = omen_leaf_lower_bound(lf, lo, OMEN_TID_MIN);
+	*end = first_above(lf, *first, lf->nsorted, hi, false);
 }
 
 /*
@@ -1097,12 +1172,22 @@ omen_leaf_collect(const OmenLeaf *lf, int first, int end, int64 lo, int64 hi, Om
 
 			i = run_start(lf, r);
 			run_reader_init(lf, r, &rd);
-			for (; rd.left > 0; i++)
+			for (; rd.left > 0 && i < end; i++)
 			{
-				int64		t = run_reader_next(&rd);
+				uint64		d = run_reader_next_dense(&rd);
 
-				if (i >= first && i < end)
-					put_merged(out, &n, pk, pt, np, &j, k, t);
+				if (i < first)
+					continue;
+				if (j < np)
+					put_merged(out, &n, pk, pt, np, &j, k, sparse_tid(d, rd.off_bits));
+				else
+				{
+					/* nothing pending is left to merge: no encoded TID needed */
+					out[n].key = k;
+					ItemPointerSet(&out[n].tid, (BlockNumber) (d >> rd.off_bits),
+								   (OffsetNumber) (d & ((UINT64CONST(1) << rd.off_bits) - 1)));
+					n++;
+				}
 			}
 		}
 	}

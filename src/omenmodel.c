@@ -244,6 +244,21 @@ learn_tail_leaf(OmenModelCache *model, int tree, Page page, BlockNumber blkno)
 }
 
 /*
+ * Check a leaf a lookup found.  Under a share lock the caller only reads
+ * it -- a scan, or the index check, which reads no entry of it -- and a
+ * scan checks the runs it decodes (omen_check_scan_leaf); a writer checks
+ * the whole page before it changes it.
+ */
+static void
+check_found_leaf(Relation index, Buffer buf, BlockNumber blkno, int lockmode, uint16 want)
+{
+	if (lockmode == BUFFER_LOCK_SHARE)
+		omen_check_scan_leaf(index, buf, blkno, want);
+	else
+		omen_check_page(index, buf, blkno, want);
+}
+
+/*
  * B-link move-right: while the position is at or beyond the leaf's high
  * fence, step to the right sibling.  The lock on one leaf is released
  * before the next is taken; splits only move entries right, so nothing is
@@ -296,7 +311,7 @@ walk_right(Relation index, OmenModelCache *model, int tree, Buffer buf, int64 ke
 			UnlockReleaseBuffer(buf);
 			return InvalidBuffer;
 		}
-		omen_check_page(index, buf, next, want);
+		check_found_leaf(index, buf, next, lockmode, want);
 		if (at_end)
 			learn_tail_leaf(model, tree, page, next);
 	}
@@ -344,7 +359,7 @@ model_start_leaf(Relation index, OmenModelCache *model, int tree, int64 key, int
 		if (omen_page_is_leaf(page, want) &&
 			omen_pos_cmp(key, tid, OmenPageGetOpaque(page)->low.key, OmenPageGetOpaque(page)->low.tid) >= 0)
 		{
-			omen_check_page(index, buf, blkno, want);
+			check_found_leaf(index, buf, blkno, lockmode, want);
 			return buf;
 		}
 		UnlockReleaseBuffer(buf);

@@ -353,7 +353,8 @@ collect_range(OmenScanPos *pos, const OmenLeaf *lf, int64 lo, int64 hi, bool bac
 			return;
 	}
 	omen_leaf_sorted_range(lf, lo, hi, &first, &end);
-	reserve_items(pos, end - first + lf->n - lf->nsorted);
+	/* (a damaged run directory can give end < first: see omen_leaf_collect) */
+	reserve_items(pos, Max(end - first, 0) + lf->n - lf->nsorted);
 	a = pos->items + pos->nitems;
 	n = omen_leaf_collect(lf, first, end, lo, hi, a);
 	if (pos->bounded)
@@ -406,7 +407,7 @@ read_leaf_forward(OmenScanOpaque so, OmenScanPos *pos, Page page)
 	const OmenScanRange *ranges = tree_ranges(so, pos->tree, &nr);
 	OmenLeaf	lf;
 
-	omen_leaf_open(page, &lf);
+	omen_leaf_open_for_scan(so->index, page, pos->blkno, &lf);
 	for (;;)
 	{
 		const OmenScanRange *r = &ranges[pos->range];
@@ -439,7 +440,7 @@ read_leaf_backward(OmenScanOpaque so, OmenScanPos *pos, Page page)
 	const OmenScanRange *ranges = tree_ranges(so, pos->tree, &nr);
 	OmenLeaf	lf;
 
-	omen_leaf_open(page, &lf);
+	omen_leaf_open_for_scan(so->index, page, pos->blkno, &lf);
 	for (;;)
 	{
 		const OmenScanRange *r = &ranges[pos->range];
@@ -535,7 +536,7 @@ lock_linked_leaf(Relation index, BlockNumber blkno, uint16 want, OmenPos bound, 
 						 bound.key, bound.tid);
 		if (backward ? c < 0 : c <= 0)
 		{
-			omen_check_page(index, buf, blkno, want);
+			omen_check_scan_leaf(index, buf, blkno, want);
 			return buf;
 		}
 	}
@@ -754,6 +755,7 @@ omenbeginscan(Relation index, int nkeys, int norderbys)
 	bool		isnull;
 
 	so->keytype = TupleDescAttr(desc, 0)->atttypid;
+	so->index = index;
 	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "omen scan keys", ALLOCSET_SMALL_SIZES);
 	so->pos = new_pos();
 	so->mark = NULL;
@@ -766,6 +768,7 @@ omenbeginscan(Relation index, int nkeys, int norderbys)
 	extra->nulltup = index_form_tuple(desc, &d, &isnull);
 	extra->data_off = IndexInfoFindDataOffset(extra->itup->t_info);
 	extra->attlen = TupleDescAttr(desc, 0)->attlen;
+	Assert(extra->attlen == 2 || extra->attlen == 4 || extra->attlen == 8);
 	so->ranges = NULL;
 	so->extra = extra;
 	scan->opaque = so;
@@ -814,7 +817,16 @@ set_result(IndexScanDesc scan, OmenScanItem *it)
 		{
 			char	   *p = (char *) extra->itup + extra->data_off;
 
-			store_att_byval(p, omen_key_to_datum(it->key, so->keytype), extra->attlen);
+			/*
+			 * Every key type is an integer of attlen bytes, by value
+			 * (omen_datum_to_key), stored without a call per row.
+			 */
+			if (extra->attlen == sizeof(int64))
+				*(int64 *) p = it->key;
+			else if (extra->attlen == sizeof(int32))
+				*(int32 *) p = (int32) it->key;
+			else
+				*(int16 *) p = (int16) it->key;
 			scan->xs_itup = extra->itup;
 		}
 	}
