@@ -623,8 +623,8 @@ check_runs(Page page, bool whole, char *why, Size whylen)
 
 	/*
 	 * One pass over the directory.  Run r's data length needs run r + 1's
-	 * start, so each entry's checks finish the run before it.  Checked on
-	 * every read of a leaf: kept to a few loads and compares a run.
+	 * start, so each entry's checks finish the run before it.  Every read
+	 * but a scan's makes this pass: kept to a few loads and compares a run.
 	 */
 	dirw = lf.key_width + OMEN_RUN_DIR_EXTRA;
 	dir = run_dir(&lf, 0);
@@ -672,7 +672,9 @@ check_runs(Page page, bool whole, char *why, Size whylen)
 
 /*
  * Is the leaf's layout self-consistent?  Checked on every read of a leaf:
- * it keeps every later access inside the page.
+ * it keeps every later access inside the page.  Without whole_runs (a
+ * scan's read) a RUNS leaf's directory is checked only to fit its bytes;
+ * each run is then checked as it is decoded (run_reader_init).
  */
 bool
 omen_leaf_check_layout(Page page, bool whole_runs, char *why, Size whylen)
