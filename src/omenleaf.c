@@ -65,6 +65,16 @@ bits_for(uint64 v)
 	return v == 0 ? 0 : pg_leftmost_one_pos64(v) + 1;
 }
 
+/*
+ * Bytes of the count and the directory of nruns runs: where the runs'
+ * data starts, and where directory entry nruns would.
+ */
+static inline int
+runs_dir_bytes(int nruns, int key_width)
+{
+	return (int) sizeof(uint16) + nruns * (key_width + OMEN_RUN_DIR_EXTRA);
+}
+
 /* Bytes of a run's gaps: count - 1 (>= 0) of 'bits' each. */
 static inline int
 run_gap_bytes(int count, int bits)
@@ -186,7 +196,7 @@ runs_layout(char *dst, const OmenLeafEnc *enc, int n, const int64 *keys, const i
 	/* writing: the directory's size is known from the sizing */
 	if (dst)
 		nruns = *nruns_io;
-	data = (int) sizeof(uint16) + nruns * dirw;
+	data = runs_dir_bytes(nruns, enc->key_width);
 	if (dst)
 	{
 		uint16		v = (uint16) nruns;
@@ -200,7 +210,7 @@ runs_layout(char *dst, const OmenLeafEnc *enc, int n, const int64 *keys, const i
 
 		if (dst)
 		{
-			char	   *d = dst + sizeof(uint16) + r * dirw;
+			char	   *d = dst + runs_dir_bytes(r, enc->key_width);
 			char	   *gaps;
 			uint16		start = (uint16) a;
 			uint16		off = (uint16) data;
@@ -552,7 +562,7 @@ omen_leaf_bytes_from(Page page, int from, Size *kstart, Size *tend)
 static inline const char *
 run_dir(const OmenLeaf *lf, int r)
 {
-	return lf->keys + sizeof(uint16) + r * (lf->key_width + OMEN_RUN_DIR_EXTRA);
+	return lf->keys + runs_dir_bytes(r, lf->key_width);
 }
 
 /* The fields of a directory entry d. */
@@ -611,7 +621,7 @@ check_runs(Page page, bool whole, char *why, Size whylen)
 		return false;
 	}
 	omen_leaf_open(page, &lf);
-	off = (int) sizeof(uint16) + lf.nruns * (lf.key_width + OMEN_RUN_DIR_EXTRA);
+	off = runs_dir_bytes(lf.nruns, lf.key_width);
 	if ((lf.nruns == 0) != (lf.nsorted == 0) || off > h->sorted_bytes)
 	{
 		snprintf(why, whylen, "leaf has %d runs for %d entries in %u bytes", lf.nruns, lf.nsorted,
@@ -765,7 +775,7 @@ run_reader_init(const OmenLeaf *lf, int r, RunReader *rd)
 	int64		first;
 
 	if (unlikely(next <= start || next > lf->nsorted || bits > OMEN_RUN_MAX_BITS ||
-				 off < (int) sizeof(uint16) + lf->nruns * (lf->key_width + OMEN_RUN_DIR_EXTRA) ||
+				 off < runs_dir_bytes(lf->nruns, lf->key_width) ||
 				 off + lf->tid_width + run_gap_bytes(next - start, bits) > lf->runs_bytes))
 		run_damaged(lf, r);
 	first = (int64) (lf->tid_base + omen_load_stored(p, lf->tid_mask));

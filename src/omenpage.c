@@ -96,9 +96,10 @@ omen_check_page(Relation index, Buffer buf, BlockNumber blkno, uint16 want)
  * run directory, which is O(runs) and of which a probe reads one or two.
  * The scan opens the leaf with omen_leaf_open_for_scan(), and each run it
  * decodes is checked then (run_reader_init), so no decode leaves the runs.
- * What this leaves unchecked, runs out of key order, gives wrong answers
- * but no access outside the page, as out-of-order keys of a PLAIN leaf do;
- * omen_index_check() finds both.
+ * What this leaves unchecked (runs out of key order, a first run past
+ * entry 0, run data not back to back) gives wrong answers but no access
+ * outside the page, as damaged keys of a PLAIN leaf do; omen_index_check()
+ * finds both.
  */
 void
 omen_check_scan_leaf(Relation index, Buffer buf, BlockNumber blkno, uint16 want)
