@@ -1151,6 +1151,66 @@ put_merged(OmenScanItem *out, int *n, const int64 *pk, const int64 *pt, int np, 
 }
 
 /*
+ * Set an item's TID to (block, offset).  On a little-endian machine the
+ * ItemPointerData (block's high half, block's low half, offset) and the
+ * two bytes of padding after it are written in one store.
+ */
+static inline void
+set_item_tid(OmenScanItem *it, uint64 block, uint64 offset)
+{
+#ifndef WORDS_BIGENDIAN
+	uint64		w = (uint64) pg_rotate_left32((uint32) block, 16) | (offset << 32);
+
+	StaticAssertStmt(offsetof(OmenScanItem, key) == sizeof(uint64),
+					 "an OmenScanItem's TID and its padding are 8 bytes");
+	memcpy(it, &w, sizeof(w));
+#else
+	ItemPointerSet(&it->tid, (BlockNumber) block, (OffsetNumber) offset);
+#endif
+}
+
+/*
+ * Put entries [skip, count) of a run, all with key k, into out, from a
+ * reader fresh from run_reader_init; return how many.  This is the loop
+ * that returns the rows of a duplicated key: it reads the gaps straight
+ * from the run and writes each TID without building its encoded form.
+ */
+static inline int
+put_run(OmenScanItem *out, int64 k, const RunReader *rd, int skip, int count)
+{
+	uint64		d = rd->d;
+	uint64		pos = 0;
+	const char *gaps = rd->gaps;
+	uint64		mask = rd->mask;
+	int			bits = rd->bits;
+	int			off_bits = rd->off_bits;
+	uint64		off_mask = (UINT64CONST(1) << off_bits) - 1;
+	int			i = 0;
+	int			n = 0;
+
+	if (skip < 0)
+		skip = 0;
+	if (skip >= count)
+		return 0;
+	for (; i < skip; i++)
+	{
+		d += ((omen_load_stored(gaps + (pos >> 3), ~UINT64CONST(0)) >> (pos & 7)) & mask) + 1;
+		pos += bits;
+	}
+	for (;;)
+	{
+		out[n].key = k;
+		set_item_tid(&out[n], d >> off_bits, d & off_mask);
+		n++;
+		if (++i >= count)
+			break;
+		d += ((omen_load_stored(gaps + (pos >> 3), ~UINT64CONST(0)) >> (pos & 7)) & mask) + 1;
+		pos += bits;
+	}
+	return n;
+}
+
+/*
  * Copy the entries with lo <= key <= hi into out, in position order, and
  * return how many: the sorted ones, [first, end) from
  * omen_leaf_sorted_range(), merged with the pending ones in the range.
@@ -1184,22 +1244,18 @@ omen_leaf_collect(const OmenLeaf *lf, int first, int end, int64 lo, int64 hi, Om
 
 			i = run_start(lf, r);
 			run_reader_init(lf, r, &rd);
+			if (j >= np)
+			{
+				/* nothing pending is left to merge */
+				n += put_run(&out[n], k, &rd, first - i, Min(rd.left, end - i));
+				continue;
+			}
 			for (; rd.left > 0 && i < end; i++)
 			{
 				uint64		d = run_reader_next_dense(&rd);
 
-				if (i < first)
-					continue;
-				if (j < np)
+				if (i >= first)
 					put_merged(out, &n, pk, pt, np, &j, k, sparse_tid(d, rd.off_bits));
-				else
-				{
-					/* nothing pending is left to merge: no encoded TID needed */
-					out[n].key = k;
-					ItemPointerSet(&out[n].tid, (BlockNumber) (d >> rd.off_bits),
-								   (OffsetNumber) (d & ((UINT64CONST(1) << rd.off_bits) - 1)));
-					n++;
-				}
 			}
 		}
 	}

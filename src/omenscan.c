@@ -769,8 +769,12 @@ omenbeginscan(Relation index, int nkeys, int norderbys)
 	extra->data_off = IndexInfoFindDataOffset(extra->itup->t_info);
 	extra->attlen = TupleDescAttr(desc, 0)->attlen;
 	Assert(extra->attlen == 2 || extra->attlen == 4 || extra->attlen == 8);
+	/* room for a whole int64 key after the header, whatever attlen (return_item) */
+	Assert(IndexTupleSize(extra->itup) >= extra->data_off + sizeof(int64));
 	so->ranges = NULL;
 	so->extra = extra;
+	so->key_dest = NULL;
+	so->key_len = extra->attlen;
 	scan->opaque = so;
 	scan->xs_itupdesc = desc;
 	scan->xs_itup = NULL;
@@ -800,40 +804,65 @@ omenrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 	so->pos->item = 0;
 }
 
+/*
+ * Where the current tree's results go: an index-only scan of the key tree
+ * gets each item's key written into the preformed tuple (so->key_dest);
+ * the NULL tree's tuple is preformed whole.  Set whenever the scan moves
+ * to a leaf or back to a marked position, so that returning an item of
+ * the leaf read last is a copy and nothing else.
+ */
 static void
-set_result(IndexScanDesc scan, OmenScanItem *it)
+set_result_target(IndexScanDesc scan)
 {
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+	OmenScanExtra *extra = so->extra;
 
-	scan->xs_heaptid = it->tid;
 	scan->xs_recheck = false;
-	if (scan->xs_want_itup)
+	so->key_dest = NULL;
+	if (!scan->xs_want_itup)
+		return;
+	if (so->pos->tree == OMEN_TREE_NULLS)
+		scan->xs_itup = extra->nulltup;
+	else
 	{
-		OmenScanExtra *extra = so->extra;
-
-		if (so->pos->tree == OMEN_TREE_NULLS)
-			scan->xs_itup = extra->nulltup;
-		else
-		{
-			char	   *p = (char *) extra->itup + extra->data_off;
-
-			/*
-			 * Every key type is an integer of attlen bytes, by value
-			 * (omen_datum_to_key), stored without a call per row.
-			 */
-			if (extra->attlen == sizeof(int64))
-				*(int64 *) p = it->key;
-			else if (extra->attlen == sizeof(int32))
-				*(int32 *) p = (int32) it->key;
-			else
-				*(int16 *) p = (int16) it->key;
-			scan->xs_itup = extra->itup;
-		}
+		scan->xs_itup = extra->itup;
+		so->key_dest = (char *) extra->itup + extra->data_off;
 	}
 }
 
-bool
-omengettuple(IndexScanDesc scan, ScanDirection dir)
+/*
+ * Return the next item of the leaf read last.  Every key type is an
+ * integer of attlen bytes, by value (omen_datum_to_key).
+ */
+static inline bool
+return_item(IndexScanDesc scan, OmenScanOpaque so, OmenScanPos *pos)
+{
+	const OmenScanItem *it = &pos->items[pos->item++];
+
+	scan->xs_heaptid = it->tid;
+	if (so->key_dest)
+	{
+#ifndef WORDS_BIGENDIAN
+		/*
+		 * The low attlen bytes of the int64 are the key's value; the rest
+		 * land in the tuple's alignment padding (omenbeginscan).
+		 */
+		memcpy(so->key_dest, &it->key, sizeof(int64));
+#else
+		if (so->key_len == sizeof(int64))
+			*(int64 *) so->key_dest = it->key;
+		else if (so->key_len == sizeof(int32))
+			*(int32 *) so->key_dest = (int32) it->key;
+		else
+			*(int16 *) so->key_dest = (int16) it->key;
+#endif
+	}
+	return true;
+}
+
+/* omengettuple() when the leaf read last has no items left. */
+static pg_noinline bool
+gettuple_next_leaf(IndexScanDesc scan, ScanDirection dir)
 {
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 	OmenScanPos *pos = so->pos;
@@ -851,8 +880,24 @@ omengettuple(IndexScanDesc scan, ScanDirection dir)
 		if (!advance(scan))
 			return false;
 	}
-	set_result(scan, &pos->items[pos->item++]);
-	return true;
+	set_result_target(scan);
+	return return_item(scan, so, pos);
+}
+
+/*
+ * Most calls return the next item of the leaf read last: that path makes
+ * no call.  (Before the first call, and after a rescan, the position has
+ * no items.)
+ */
+bool
+omengettuple(IndexScanDesc scan, ScanDirection dir)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+	OmenScanPos *pos = so->pos;
+
+	if (likely(pos->item < pos->nitems && dir == so->dir))
+		return return_item(scan, so, pos);
+	return gettuple_next_leaf(scan, dir);
 }
 
 int64
@@ -943,4 +988,5 @@ omenrestrpos(IndexScanDesc scan)
 	copy_pos(so->pos, so->mark);
 	so->phase = so->mark_phase;
 	so->finished = so->mark_finished;
+	set_result_target(scan);
 }
