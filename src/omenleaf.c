@@ -1211,6 +1211,34 @@ put_run(OmenScanItem *out, int64 k, const RunReader *rd, int skip, int count)
 }
 
 /*
+ * Put sorted entries [first, end) of a PLAIN leaf into out; return how
+ * many.  The loop of a range scan over distinct keys, when no pending
+ * entry is to be merged: keys and TIDs are read by stepping through their
+ * arrays, and each TID is written in one store.
+ */
+static inline int
+put_plain(OmenScanItem *out, const OmenLeaf *lf, int first, int end)
+{
+	const char *kp = lf->keys + first * lf->key_width;
+	const char *tp = lf->tids - (first + 1) * lf->tid_width;
+	int			n = 0;
+	int			i;
+
+	for (i = first; i < end; i++)
+	{
+		uint64		t = lf->tid_base + omen_load_stored(tp, lf->tid_mask);
+
+		out[n].key = (int64) (lf->key_base + omen_load_stored(kp, lf->key_mask));
+		set_item_tid(&out[n], t >> OMEN_TID_OFFSET_BITS,
+					 t & ((UINT64CONST(1) << OMEN_TID_OFFSET_BITS) - 1));
+		n++;
+		kp += lf->key_width;
+		tp -= lf->tid_width;
+	}
+	return n;
+}
+
+/*
  * Copy the entries with lo <= key <= hi into out, in position order, and
  * return how many: the sorted ones, [first, end) from
  * omen_leaf_sorted_range(), merged with the pending ones in the range.
@@ -1259,6 +1287,8 @@ omen_leaf_collect(const OmenLeaf *lf, int first, int end, int64 lo, int64 hi, Om
 			}
 		}
 	}
+	else if (np == 0)
+		n = put_plain(out, lf, first, end);
 	else
 	{
 		for (i = first; i < end; i++)
