@@ -807,8 +807,9 @@ omenrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 /*
  * Where the current tree's results go: an index-only scan of the key tree
  * gets each item's key written into the preformed tuple (so->key_dest);
- * the NULL tree's tuple is preformed whole.  Set whenever the scan moves
- * to a leaf or back to a marked position, so that returning an item of
+ * the NULL tree's tuple is preformed whole.  Set by the slow path of
+ * omengettuple (which is taken after every move to a leaf, so after every
+ * change of tree) and after a restore, so that returning another item of
  * the leaf read last is a copy and nothing else.
  */
 static void
