@@ -30,6 +30,38 @@ SELECT * FROM oracle_report(ARRAY[
     'SELECT i2 FROM ti ORDER BY i2 DESC LIMIT 5',
     'SELECT i4 FROM ti WHERE i4 < 0 ORDER BY i4',
     'SELECT i8 FROM ti WHERE i8 > 0::int2 ORDER BY i8 DESC'], true);
+-- index-only scans rescanned for every outer row and returning 2- and
+-- 4-byte keys: each rescan of a backward scan starts in the NULL tree
+-- (DESC puts NULLs first) and goes on into the keys
+SELECT * FROM oracle_report(ARRAY[
+    'SELECT p.n, x.i2 FROM generate_series(1, 4) p(n), LATERAL (SELECT i2 FROM ti ORDER BY i2 DESC LIMIT p.n) x',
+    'SELECT p.n, x.i4 FROM generate_series(1, 4) p(n), LATERAL (SELECT i4 FROM ti ORDER BY i4 LIMIT p.n * 3) x',
+    'SELECT p.n, x.i2 FROM generate_series(-3, 3) p(n), LATERAL (SELECT i2 FROM ti WHERE i2 > p.n * 1000 ORDER BY i2 LIMIT 3) x'], true);
+-- merge joins of 2- and 4-byte keys with duplicates on both sides: the
+-- inner index-only scan is restored to its mark for every repeated key
+CREATE TABLE tj AS SELECT i2, i4 FROM ti WHERE i2 % 7 = 0;
+INSERT INTO tj SELECT i2, i4 FROM ti WHERE i2 % 49 = 0;
+CREATE INDEX tj_i2 ON tj USING omen (i2);
+CREATE INDEX tj_i4 ON tj USING omen (i4);
+VACUUM ANALYZE tj;
+SET enable_hashjoin = off;
+SET enable_nestloop = off;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SET enable_sort = off;
+SET enable_material = off;
+EXPLAIN (COSTS OFF) SELECT count(*), sum(a.i2::int8 * b.i2), sum(b.i2), min(b.i2), max(b.i2) FROM tj a JOIN tj b ON a.i2 = b.i2;
+SELECT count(*), sum(a.i2::int8 * b.i2), sum(b.i2), min(b.i2), max(b.i2) FROM tj a JOIN tj b ON a.i2 = b.i2;
+EXPLAIN (COSTS OFF) SELECT count(*), sum(a.i4::int8 * b.i4), sum(b.i4), min(b.i4), max(b.i4) FROM tj a JOIN tj b ON a.i4 = b.i4;
+SELECT count(*), sum(a.i4::int8 * b.i4), sum(b.i4), min(b.i4), max(b.i4) FROM tj a JOIN tj b ON a.i4 = b.i4;
+RESET ALL;
+-- the same answered from the heap alone
+SET enable_indexscan = off;
+SET enable_indexonlyscan = off;
+SET enable_bitmapscan = off;
+SELECT count(*), sum(a.i2::int8 * b.i2), sum(b.i2), min(b.i2), max(b.i2) FROM tj a JOIN tj b ON a.i2 = b.i2;
+SELECT count(*), sum(a.i4::int8 * b.i4), sum(b.i4), min(b.i4), max(b.i4) FROM tj a JOIN tj b ON a.i4 = b.i4;
+RESET ALL;
 SET enable_seqscan = off;
 SET enable_bitmapscan = off;
 EXPLAIN (COSTS OFF) SELECT i8 FROM ti WHERE i8 = 5;

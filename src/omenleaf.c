@@ -1167,6 +1167,8 @@ set_item_tid(OmenScanItem *it, uint64 block, uint64 offset)
 #else
 	ItemPointerSet(&it->tid, (BlockNumber) block, (OffsetNumber) offset);
 #endif
+	Assert(ItemPointerGetBlockNumberNoCheck(&it->tid) == (BlockNumber) block &&
+		   ItemPointerGetOffsetNumberNoCheck(&it->tid) == (OffsetNumber) offset);
 }
 
 /*

@@ -770,7 +770,8 @@ omenbeginscan(Relation index, int nkeys, int norderbys)
 	extra->attlen = TupleDescAttr(desc, 0)->attlen;
 	Assert(extra->attlen == 2 || extra->attlen == 4 || extra->attlen == 8);
 	/* room for a whole int64 key after the header, whatever attlen (return_item) */
-	Assert(IndexTupleSize(extra->itup) >= extra->data_off + sizeof(int64));
+	Assert(MAXIMUM_ALIGNOF < 8 ||
+		   IndexTupleSize(extra->itup) >= extra->data_off + sizeof(int64));
 	so->ranges = NULL;
 	so->extra = extra;
 	so->key_dest = NULL;
@@ -843,10 +844,11 @@ return_item(IndexScanDesc scan, OmenScanOpaque so, OmenScanPos *pos)
 	scan->xs_heaptid = it->tid;
 	if (so->key_dest)
 	{
-#ifndef WORDS_BIGENDIAN
+#if !defined(WORDS_BIGENDIAN) && MAXIMUM_ALIGNOF >= 8
 		/*
 		 * The low attlen bytes of the int64 are the key's value; the rest
-		 * land in the tuple's alignment padding (omenbeginscan).
+		 * land in the tuple's alignment padding: a tuple of one 2-, 4- or
+		 * 8-byte key takes 16 bytes when MAXALIGN is 8 (omenbeginscan).
 		 */
 		memcpy(so->key_dest, &it->key, sizeof(int64));
 #else
