@@ -660,7 +660,6 @@ typedef struct OmenScanOpaqueData
 	MemoryContext cxt;			/* preprocessed keys, reset by rescan */
 	struct OmenScanExtra *extra;
 	char	   *key_dest;		/* where an index-only result's key goes */
-	int16		key_len;		/* its attlen */
 } OmenScanOpaqueData;
 
 typedef OmenScanOpaqueData *OmenScanOpaque;

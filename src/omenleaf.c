@@ -789,15 +789,23 @@ run_reader_init(const OmenLeaf *lf, int r, RunReader *rd)
 	rd->mask = bits == 0 ? 0 : (UINT64CONST(1) << bits) - 1;
 }
 
+/*
+ * The step from one dense TID of a run to the next: its gap, stored at bit
+ * 'pos' of the gaps in 'mask' bits, plus one.
+ */
+static inline uint64
+run_step_at(const char *gaps, uint64 pos, uint64 mask)
+{
+	return ((omen_load_stored(gaps + (pos >> 3), ~UINT64CONST(0)) >> (pos & 7)) & mask) + 1;
+}
+
 /* The run's next TID, dense; rd->left must be > 0. */
 static inline uint64
 run_reader_next_dense(RunReader *rd)
 {
 	if (rd->started)
 	{
-		uint64		v = omen_load_stored(rd->gaps + (rd->pos >> 3), ~UINT64CONST(0));
-
-		rd->d += ((v >> (rd->pos & 7)) & rd->mask) + 1;
+		rd->d += run_step_at(rd->gaps, rd->pos, rd->mask);
 		rd->pos += rd->bits;
 	}
 	rd->started = true;
@@ -1196,7 +1204,7 @@ put_run(OmenScanItem *out, int64 k, const RunReader *rd, int skip, int count)
 		return 0;
 	for (; i < skip; i++)
 	{
-		d += ((omen_load_stored(gaps + (pos >> 3), ~UINT64CONST(0)) >> (pos & 7)) & mask) + 1;
+		d += run_step_at(gaps, pos, mask);
 		pos += bits;
 	}
 	for (;;)
@@ -1206,7 +1214,7 @@ put_run(OmenScanItem *out, int64 k, const RunReader *rd, int skip, int count)
 		n++;
 		if (++i >= count)
 			break;
-		d += ((omen_load_stored(gaps + (pos >> 3), ~UINT64CONST(0)) >> (pos & 7)) & mask) + 1;
+		d += run_step_at(gaps, pos, mask);
 		pos += bits;
 	}
 	return n;
@@ -1216,7 +1224,8 @@ put_run(OmenScanItem *out, int64 k, const RunReader *rd, int skip, int count)
  * Put sorted entries [first, end) of a PLAIN leaf into out; return how
  * many.  The loop of a range scan over distinct keys, when no pending
  * entry is to be merged: keys and TIDs are read by stepping through their
- * arrays, and each TID is written in one store.
+ * arrays (what omen_leaf_key and omen_leaf_tid compute from i, without a
+ * multiplication per entry), and each TID is written in one store.
  */
 static inline int
 put_plain(OmenScanItem *out, const OmenLeaf *lf, int first, int end)

@@ -775,7 +775,6 @@ omenbeginscan(Relation index, int nkeys, int norderbys)
 	so->ranges = NULL;
 	so->extra = extra;
 	so->key_dest = NULL;
-	so->key_len = extra->attlen;
 	scan->opaque = so;
 	scan->xs_itupdesc = desc;
 	scan->xs_itup = NULL;
@@ -852,9 +851,11 @@ return_item(IndexScanDesc scan, OmenScanOpaque so, OmenScanPos *pos)
 		 */
 		memcpy(so->key_dest, &it->key, sizeof(int64));
 #else
-		if (so->key_len == sizeof(int64))
+		int16		attlen = so->extra->attlen;
+
+		if (attlen == sizeof(int64))
 			*(int64 *) so->key_dest = it->key;
-		else if (so->key_len == sizeof(int32))
+		else if (attlen == sizeof(int32))
 			*(int32 *) so->key_dest = (int32) it->key;
 		else
 			*(int16 *) so->key_dest = (int16) it->key;
