@@ -550,6 +550,8 @@ typedef struct OmenPiece
 	const int64 *keys;
 	const int64 *tids;
 	const BlockNumber *blocks;
+	Buffer	   *recent;			/* per leaf: the buffer that held it when this
+								 * backend last pinned it, or InvalidBuffer */
 } OmenPiece;
 
 typedef struct OmenTreeModel
@@ -570,6 +572,7 @@ typedef struct OmenTreeModel
 	int64	   *tail_keys;
 	int64	   *tail_tids;
 	BlockNumber *tail_blocks;
+	Buffer	   *tail_recent;	/* as OmenPiece.recent */
 } OmenTreeModel;
 
 #define OMEN_TAIL_CAPACITY		1024
@@ -585,6 +588,7 @@ typedef struct OmenModelCache
 	OmenTreeModel tree[OMEN_NTREES];
 	/* leaf this backend last appended to (at its end), per tree */
 	BlockNumber insert_hint[OMEN_NTREES];
+	Buffer		insert_hint_buf[OMEN_NTREES];	/* the buffer that held it */
 	/* a newer model was published: reload at the next omen_get_model() */
 	bool		stale;
 	/* root and piece data follow */
@@ -685,6 +689,7 @@ extern bool omen_page_is_leaf(Page page, uint16 want);
 extern int	omen_blockno_cmp(const void *a, const void *b);
 extern void omen_check_metapage(Relation index, Page page);
 extern Buffer omen_read_page(Relation index, BlockNumber blkno, int mode, uint16 want);
+extern Buffer omen_pin_recent(Relation index, BlockNumber blkno, Buffer *recent);
 extern Buffer omen_new_page(Relation index);
 extern void omen_read_meta_full(Relation index, OmenMetaPageData *meta);
 extern void omen_fill_meta(Page page, Relation index, uint32 epsilon, uint32 fillfactor);
@@ -745,8 +750,8 @@ typedef struct OmenXLogBuffer
 	Buffer		buf;
 	bool		full;			/* log a full page image */
 	int			nranges;
-	uint16		off[OMEN_XLOG_MAX_RANGES];
-	uint16		len[OMEN_XLOG_MAX_RANGES];
+	uint16		start[OMEN_XLOG_MAX_RANGES];	/* changed bytes [start, end) */
+	uint16		end[OMEN_XLOG_MAX_RANGES];
 } OmenXLogBuffer;
 
 typedef struct OmenXLog
@@ -764,6 +769,7 @@ extern void omen_xlog_range(OmenXLog *xl, Buffer buf, Size off, Size len);
 extern void omen_xlog_leaf(OmenXLog *xl, Buffer buf, int from, int flags);
 extern void omen_xlog_diff(OmenXLog *xl, Buffer buf, const char *before, Size off, Size len);
 extern void omen_xlog_finish(OmenXLog *xl);
+extern void omen_xlog_append(Relation index, Buffer buf, bool sorted);
 
 /* omenmodel.c */
 typedef void (*OmenPieceWriter) (void *arg, Page page, OmenPieceDesc *desc);
@@ -777,7 +783,7 @@ extern void omen_model_summary(const char *root, uint32 *nsegments, uint32 *max_
 extern OmenModelCache *omen_get_model(Relation index);
 extern OmenModelCache *omen_load_model(Relation index, MemoryContext cxt, bool validate);
 extern BlockNumber omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid, bool *at_end,
-										int skip);
+										int skip, Buffer **recent);
 extern Buffer omen_find_leaf(Relation index, int tree, int64 key, int64 tid, int lockmode, uint16 want);
 extern void omen_fill_model_page(Page page, const char *data, Size len, uint64 version, BlockNumber next);
 extern int	omen_model_page_data(void);

@@ -404,18 +404,9 @@ rebalance_right(Relation index, Buffer buf, const int64 *keys, const int64 *tids
 static void
 leaf_append(Relation index, Buffer buf, int64 key, int64 tid, bool sorted)
 {
-	Page		page = BufferGetPage(buf);
-	int			n = OmenLeafNEntries(page);
-	OmenXLog	xl;
-
-	omen_xlog_start(&xl, index);
 	START_CRIT_SECTION();
-	omen_leaf_append(page, key, tid, sorted);
-	omen_xlog_leaf(&xl, buf, n, 0);
-	if (sorted)
-		omen_xlog_range(&xl, buf, (char *) &OmenLeafGetHeader(page)->nsorted - (char *) page,
-						sizeof(uint16));
-	omen_xlog_finish(&xl);
+	omen_leaf_append(BufferGetPage(buf), key, tid, sorted);
+	omen_xlog_append(index, buf, sorted);
 	END_CRIT_SECTION();
 }
 
@@ -595,7 +586,7 @@ try_append_hint(Relation index, OmenModelCache *model, int tree, int64 key, int6
 
 	if (hint == InvalidBlockNumber)
 		return InvalidBuffer;
-	buf = ReadBuffer(index, hint);
+	buf = omen_pin_recent(index, hint, &model->insert_hint_buf[tree]);
 	if (!ConditionalLockBuffer(buf))
 	{
 		ReleaseBuffer(buf);
@@ -639,6 +630,8 @@ omeninsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 		}
 		r = insert_into_leaf(index, buf, key, tid);
 		model->insert_hint[tree] = r.append_leaf;
+		/* a split may have put the new entry in the new right leaf */
+		model->insert_hint_buf[tree] = r.append_leaf == BufferGetBlockNumber(buf) ? buf : InvalidBuffer;
 		UnlockReleaseBuffer(buf);
 		want_retrain |= r.want_retrain;
 		if (!r.retry)

@@ -173,10 +173,12 @@ piece_find_slot(const OmenPiece *pc, int64 key, int64 tid)
  * 'skip' places before it (when the leaves after it turned out to have
  * moved: see omen_find_leaf).  *at_end says that it is the last leaf this
  * backend knows of (the walk from there may learn more).  Returns
- * InvalidBlockNumber when skip goes past the first leaf.
+ * InvalidBlockNumber when skip goes past the first leaf.  *recent is set
+ * to the leaf's slot for the buffer that last held it (omen_pin_recent).
  */
 BlockNumber
-omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid, bool *at_end, int skip)
+omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid, bool *at_end, int skip,
+					 Buffer **recent)
 {
 	const OmenTreeModel *tm = &model->tree[tree];
 	const OmenPiece *pc;
@@ -210,6 +212,7 @@ omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid, bool
 		if (t >= skip)
 		{
 			*at_end = (skip == 0 && t == (int) tm->ntail - 1);
+			*recent = &tm->tail_recent[t - skip];
 			return tm->tail_blocks[t - skip];
 		}
 		skip -= t + 1;
@@ -225,6 +228,7 @@ omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid, bool
 		pc = &tm->pieces[p];
 		lo = pc->nleaves - 1;
 	}
+	*recent = &pc->recent[lo - skip];
 	return pc->blocks[lo - skip];
 }
 
@@ -240,6 +244,7 @@ learn_tail_leaf(OmenModelCache *model, int tree, Page page, BlockNumber blkno)
 	tm->tail_keys[tm->ntail] = opaque->low.key;
 	tm->tail_tids[tm->ntail] = opaque->low.tid;
 	tm->tail_blocks[tm->ntail] = blkno;
+	tm->tail_recent[tm->ntail] = InvalidBuffer;
 	tm->ntail++;
 }
 
@@ -333,7 +338,8 @@ model_start_leaf(Relation index, OmenModelCache *model, int tree, int64 key, int
 
 	for (skip = 0;; skip++)
 	{
-		BlockNumber blkno = omen_model_find_leaf(model, tree, key, tid, at_end, skip);
+		Buffer	   *recent;
+		BlockNumber blkno = omen_model_find_leaf(model, tree, key, tid, at_end, skip, &recent);
 		Buffer		buf;
 		Page		page;
 
@@ -353,7 +359,7 @@ model_start_leaf(Relation index, OmenModelCache *model, int tree, int64 key, int
 						 tree, key, tid);
 		}
 		last = blkno;
-		buf = ReadBuffer(index, blkno);
+		buf = omen_pin_recent(index, blkno, recent);
 		LockBuffer(buf, lockmode);
 		page = BufferGetPage(buf);
 		if (omen_page_is_leaf(page, want) &&
@@ -933,9 +939,10 @@ omen_load_model(Relation index, MemoryContext cxt, bool validate)
 
 			total += MAXALIGN(hdr->npieces[t] * sizeof(int64)) * 2 +
 				MAXALIGN(hdr->npieces[t] * sizeof(OmenPiece)) +
-				OMEN_TAIL_CAPACITY * (2 * sizeof(int64) + sizeof(BlockNumber));
+				OMEN_TAIL_CAPACITY * (2 * sizeof(int64) + sizeof(BlockNumber) + sizeof(Buffer));
 			for (i = 0; i < hdr->npieces[t]; i++)
-				total += MAXALIGN(omen_piece_size(d[i].nsegments, d[i].nleaves));
+				total += MAXALIGN(omen_piece_size(d[i].nsegments, d[i].nleaves)) +
+					MAXALIGN(d[i].nleaves * sizeof(Buffer));
 		}
 		cache = MemoryContextAllocExtended(cxt, total, MCXT_ALLOC_HUGE);
 		cache->version = hdr->version;
@@ -950,6 +957,7 @@ omen_load_model(Relation index, MemoryContext cxt, bool validate)
 			uint32		i;
 
 			cache->insert_hint[t] = InvalidBlockNumber;
+			cache->insert_hint_buf[t] = InvalidBuffer;
 			tm->npieces = np;
 			tm->nleaves = 0;
 			tm->piece_keys = (int64 *) p;
@@ -965,6 +973,8 @@ omen_load_model(Relation index, MemoryContext cxt, bool validate)
 			p += OMEN_TAIL_CAPACITY * sizeof(int64);
 			tm->tail_blocks = (BlockNumber *) p;
 			p += OMEN_TAIL_CAPACITY * sizeof(BlockNumber);
+			tm->tail_recent = (Buffer *) p;
+			p += OMEN_TAIL_CAPACITY * sizeof(Buffer);
 
 			for (i = 0; i < np; i++)
 			{
@@ -996,6 +1006,9 @@ omen_load_model(Relation index, MemoryContext cxt, bool validate)
 				tm->piece_tids[i] = d[i].first_tid;
 				tm->nleaves += d[i].nleaves;
 				p += MAXALIGN(omen_piece_size(d[i].nsegments, d[i].nleaves));
+				tm->pieces[i].recent = (Buffer *) p;
+				memset(p, 0, d[i].nleaves * sizeof(Buffer));	/* InvalidBuffer */
+				p += MAXALIGN(d[i].nleaves * sizeof(Buffer));
 			}
 		}
 		pfree(root);
