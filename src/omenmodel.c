@@ -187,6 +187,7 @@ omen_model_find_leaf(OmenModelCache *model, int tree, int64 key, int64 tid, bool
 	int			hi;
 
 	*at_end = false;
+	*recent = NULL;
 	if (tm->npieces == 0)
 		return InvalidBlockNumber;
 

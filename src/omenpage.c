@@ -7,6 +7,7 @@
 #include "access/generic_xlog.h"
 #include "miscadmin.h"
 #include "pgstat.h"
+#include "storage/buf_internals.h"
 #include "storage/indexfsm.h"
 #include "storage/lmgr.h"
 #include "utils/rel.h"
@@ -171,6 +172,16 @@ omen_read_page(Relation index, BlockNumber blkno, int mode, uint16 want)
  * the page was evicted meanwhile the tag does not match and ReadBuffer
  * reads it.  Temporary indexes take the plain path: their buffers are
  * backend-local and cheap to look up already.
+ *
+ * ReadRecentBuffer pins without counting a use of the buffer, and the
+ * clock sweep evicts buffers whose use count it has worn down to zero: a
+ * hot leaf pinned only this way would be evicted as if it were cold.  So
+ * it is used only while the buffer's count is at the maximum that
+ * ReadBuffer's pins keep a hot page at (read without a lock: a stale
+ * count only picks the other path); below that, ReadBuffer pins and counts
+ * the use.  Without eviction pressure the sweep does not run and the count
+ * stays at the maximum; under pressure each pass of the sweep over the
+ * leaf costs one ReadBuffer, and leaves age as btree's pages do.
  */
 Buffer
 omen_pin_recent(Relation index, BlockNumber blkno, Buffer *recent)
@@ -178,6 +189,7 @@ omen_pin_recent(Relation index, BlockNumber blkno, Buffer *recent)
 	Buffer		buf = *recent;
 
 	if (BufferIsValid(buf) && !RelationUsesLocalBuffers(index) &&
+		BUF_STATE_GET_USAGECOUNT(pg_atomic_read_u32(&GetBufferDescriptor(buf - 1)->state)) >= BM_MAX_USAGE_COUNT &&
 		ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blkno, buf))
 	{
 		/* the statistics ReadBuffer would have kept */

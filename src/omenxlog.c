@@ -283,6 +283,7 @@ omen_xlog_append(Relation index, Buffer buf, bool sorted)
 	MarkBufferDirty(buf);
 	if (!RelationNeedsWAL(index))
 		return;
+	Assert(h->key_width <= sizeof(int64) && h->tid_width <= sizeof(int64));
 	p = put_fragment(p, page, offsetof(PageHeaderData, pd_lower), 2 * sizeof(LocationIndex));
 	if (sorted)
 		p = put_fragment(p, page, (char *) &h->nsorted - (char *) page, sizeof(h->nsorted));
