@@ -264,7 +264,7 @@ omen_leaf_choose_enc(const int64 *keys, const int64 *tids, int n, OmenLeafEnc *e
 				kmax,
 				tmin,
 				tmax;
-	int			off_bits = 1;
+	uint32		off_max = 0;
 	int			ndup = 0;
 	int			i;
 
@@ -293,7 +293,8 @@ omen_leaf_choose_enc(const int64 *keys, const int64 *tids, int n, OmenLeafEnc *e
 			tmin = tids[i];
 		if (tids[i] > tmax)
 			tmax = tids[i];
-		off_bits = Max(off_bits, omen_tid_off_bits(tids[i]));
+		/* the widest offset needs the most bits: one count after the loop */
+		off_max = Max(off_max, (uint32) (tids[i] & ((1 << OMEN_TID_OFFSET_BITS) - 1)));
 		if (i > 0 && keys[i] == keys[i - 1])
 			ndup++;
 	}
@@ -309,7 +310,7 @@ omen_leaf_choose_enc(const int64 *keys, const int64 *tids, int n, OmenLeafEnc *e
 		OmenLeafEnc runs = *enc;
 
 		runs.format = OMEN_LEAF_RUNS;
-		runs.off_bits = off_bits;
+		runs.off_bits = omen_tid_off_bits(off_max);
 		runs.bytes = runs_layout(NULL, &runs, n, keys, tids, &runs.nruns);
 		if (omen_leaf_runs_wins(enc->bytes, runs.bytes))
 			*enc = runs;
