@@ -35,12 +35,18 @@ omen_width_for(uint64 span)
 	return (pg_leftmost_one_pos64(span) + 8) / 8;
 }
 
+/* The offset number of an encoded TID (its low OMEN_TID_OFFSET_BITS). */
+static inline uint32
+tid_offset(uint64 tid)
+{
+	return (uint32) (tid & ((UINT64CONST(1) << OMEN_TID_OFFSET_BITS) - 1));
+}
+
 /* The dense form of an encoded TID: block << off_bits | offset. */
 static inline uint64
 dense_tid(int64 tid, int off_bits)
 {
-	return (((uint64) tid >> OMEN_TID_OFFSET_BITS) << off_bits) |
-		((uint64) tid & ((UINT64CONST(1) << OMEN_TID_OFFSET_BITS) - 1));
+	return (((uint64) tid >> OMEN_TID_OFFSET_BITS) << off_bits) | tid_offset((uint64) tid);
 }
 
 static inline int64
@@ -53,7 +59,7 @@ sparse_tid(uint64 d, int off_bits)
 int
 omen_tid_off_bits(int64 tid)
 {
-	uint32		off = (uint32) (tid & ((1 << OMEN_TID_OFFSET_BITS) - 1));
+	uint32		off = tid_offset((uint64) tid);
 
 	return off == 0 ? 1 : pg_leftmost_one_pos32(off) + 1;
 }
@@ -294,7 +300,7 @@ omen_leaf_choose_enc(const int64 *keys, const int64 *tids, int n, OmenLeafEnc *e
 		if (tids[i] > tmax)
 			tmax = tids[i];
 		/* the widest offset needs the most bits: one count after the loop */
-		off_max = Max(off_max, (uint32) (tids[i] & ((1 << OMEN_TID_OFFSET_BITS) - 1)));
+		off_max = Max(off_max, tid_offset((uint64) tids[i]));
 		if (i > 0 && keys[i] == keys[i - 1])
 			ndup++;
 	}
@@ -1241,8 +1247,7 @@ put_plain(OmenScanItem *out, const OmenLeaf *lf, int first, int end)
 		uint64		t = lf->tid_base + omen_load_stored(tp, lf->tid_mask);
 
 		out[n].key = (int64) (lf->key_base + omen_load_stored(kp, lf->key_mask));
-		set_item_tid(&out[n], t >> OMEN_TID_OFFSET_BITS,
-					 t & ((UINT64CONST(1) << OMEN_TID_OFFSET_BITS) - 1));
+		set_item_tid(&out[n], t >> OMEN_TID_OFFSET_BITS, tid_offset(t));
 		n++;
 		kp += lf->key_width;
 		tp -= lf->tid_width;
