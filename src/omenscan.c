@@ -148,6 +148,20 @@ intersect_sets(int64 *a, int na, const int64 *b, int nb)
 	return n;
 }
 
+/*
+ * The context of what array keys allocate, reset by each rescan.  It is
+ * made on first use, under the scan's own context: a scan by plain keys,
+ * such as every probe, never needs it.
+ */
+static MemoryContext
+keys_context(OmenScanOpaque so)
+{
+	if (so->cxt == NULL)
+		so->cxt = AllocSetContextCreate(GetMemoryChunkContext(so), "omen scan keys",
+										ALLOCSET_SMALL_SIZES);
+	return so->cxt;
+}
+
 static void
 preprocess_keys(IndexScanDesc scan)
 {
@@ -162,7 +176,6 @@ preprocess_keys(IndexScanDesc scan)
 	bool		not_null = false;
 	bool		ok = true;
 	int			i;
-	MemoryContext old = MemoryContextSwitchTo(so->cxt);
 
 	for (i = 0; i < scan->numberOfKeys && ok; i++)
 	{
@@ -183,7 +196,10 @@ preprocess_keys(IndexScanDesc scan)
 		if (sk->sk_flags & SK_SEARCHARRAY)
 		{
 			int			n;
+			MemoryContext old = MemoryContextSwitchTo(keys_context(so));
 			int64	   *vals = array_key_values(sk, &n);
+
+			MemoryContextSwitchTo(old);
 
 			if (n == 0)
 				ok = false;
@@ -227,7 +243,7 @@ preprocess_keys(IndexScanDesc scan)
 	{
 		if (have_points)
 		{
-			so->ranges = palloc(Max(npoints, 1) * sizeof(OmenScanRange));
+			so->ranges = MemoryContextAlloc(keys_context(so), Max(npoints, 1) * sizeof(OmenScanRange));
 			for (i = 0; i < npoints; i++)
 				if (points[i] >= lo && points[i] <= hi)
 				{
@@ -250,7 +266,6 @@ preprocess_keys(IndexScanDesc scan)
 	if (!so->want_keys && !so->want_nulls)
 		so->empty = true;
 	so->keys_ready = true;
-	MemoryContextSwitchTo(old);
 }
 
 /* ---------------------------------------------------------------------
@@ -749,34 +764,17 @@ omenbeginscan(Relation index, int nkeys, int norderbys)
 {
 	IndexScanDesc scan = RelationGetIndexScan(index, nkeys, norderbys);
 	OmenScanOpaque so = palloc0(sizeof(OmenScanOpaqueData));
-	OmenScanExtra *extra;
-	TupleDesc	desc = RelationGetDescr(index);
-	Datum		d = (Datum) 0;
-	bool		isnull;
 
-	so->keytype = TupleDescAttr(desc, 0)->atttypid;
+	so->keytype = TupleDescAttr(RelationGetDescr(index), 0)->atttypid;
 	so->index = index;
-	so->cxt = AllocSetContextCreate(CurrentMemoryContext, "omen scan keys", ALLOCSET_SMALL_SIZES);
+	so->cxt = NULL;				/* keys_context() */
 	so->pos = new_pos();
 	so->mark = NULL;
-
-	/* preformed index tuples, filled in place for index-only scans */
-	extra = palloc0(sizeof(OmenScanExtra));
-	isnull = false;
-	extra->itup = index_form_tuple(desc, &d, &isnull);
-	isnull = true;
-	extra->nulltup = index_form_tuple(desc, &d, &isnull);
-	extra->data_off = IndexInfoFindDataOffset(extra->itup->t_info);
-	extra->attlen = TupleDescAttr(desc, 0)->attlen;
-	Assert(extra->attlen == 2 || extra->attlen == 4 || extra->attlen == 8);
-	/* room for a whole int64 key after the header, whatever attlen (return_item) */
-	Assert(MAXIMUM_ALIGNOF < 8 ||
-		   IndexTupleSize(extra->itup) >= extra->data_off + sizeof(int64));
 	so->ranges = NULL;
-	so->extra = extra;
+	so->extra = NULL;			/* result_tuples() */
 	so->key_dest = NULL;
 	scan->opaque = so;
-	scan->xs_itupdesc = desc;
+	scan->xs_itupdesc = RelationGetDescr(index);
 	scan->xs_itup = NULL;
 	return scan;
 }
@@ -794,7 +792,8 @@ omenrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 	}
 	if (keys && scan->numberOfKeys > 0)
 		memmove(scan->keyData, keys, scan->numberOfKeys * sizeof(ScanKeyData));
-	MemoryContextReset(so->cxt);
+	if (so->cxt)
+		MemoryContextReset(so->cxt);
 	so->ranges = NULL;
 	so->nranges = 0;
 	so->keys_ready = false;
@@ -812,16 +811,51 @@ omenrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
  * change of tree) and after a restore, so that returning another item of
  * the leaf read last is a copy and nothing else.
  */
+/*
+ * The preformed tuples of an index-only scan, made when it first returns
+ * a result, in the scan's own context: a scan that returns no index tuple
+ * (a plain index scan, a bitmap scan, a probe that finds nothing) never
+ * forms them.
+ */
+static OmenScanExtra *
+result_tuples(IndexScanDesc scan, OmenScanOpaque so)
+{
+	TupleDesc	desc = RelationGetDescr(scan->indexRelation);
+	MemoryContext old;
+	OmenScanExtra *extra;
+	Datum		d = (Datum) 0;
+	bool		isnull;
+
+	if (so->extra)
+		return so->extra;
+	old = MemoryContextSwitchTo(GetMemoryChunkContext(so));
+	extra = palloc0(sizeof(OmenScanExtra));
+	isnull = false;
+	extra->itup = index_form_tuple(desc, &d, &isnull);
+	isnull = true;
+	extra->nulltup = index_form_tuple(desc, &d, &isnull);
+	MemoryContextSwitchTo(old);
+	extra->data_off = IndexInfoFindDataOffset(extra->itup->t_info);
+	extra->attlen = TupleDescAttr(desc, 0)->attlen;
+	Assert(extra->attlen == 2 || extra->attlen == 4 || extra->attlen == 8);
+	/* room for a whole int64 key after the header, whatever attlen (return_item) */
+	Assert(MAXIMUM_ALIGNOF < 8 ||
+		   IndexTupleSize(extra->itup) >= extra->data_off + sizeof(int64));
+	so->extra = extra;
+	return extra;
+}
+
 static void
 set_result_target(IndexScanDesc scan)
 {
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
-	OmenScanExtra *extra = so->extra;
+	OmenScanExtra *extra;
 
 	scan->xs_recheck = false;
 	so->key_dest = NULL;
 	if (!scan->xs_want_itup)
 		return;
+	extra = result_tuples(scan, so);
 	if (so->pos->tree == OMEN_TREE_NULLS)
 		scan->xs_itup = extra->nulltup;
 	else
@@ -847,7 +881,7 @@ return_item(IndexScanDesc scan, OmenScanOpaque so, OmenScanPos *pos)
 		/*
 		 * The low attlen bytes of the int64 are the key's value; the rest
 		 * land in the tuple's alignment padding: a tuple of one 2-, 4- or
-		 * 8-byte key takes 16 bytes when MAXALIGN is 8 (omenbeginscan).
+		 * 8-byte key takes 16 bytes when MAXALIGN is 8 (result_tuples).
 		 */
 		memcpy(so->key_dest, &it->key, sizeof(int64));
 #else
@@ -936,10 +970,14 @@ omenendscan(IndexScanDesc scan)
 	free_pos(so->pos);
 	if (so->mark)
 		free_pos(so->mark);
-	MemoryContextDelete(so->cxt);
-	pfree(so->extra->itup);
-	pfree(so->extra->nulltup);
-	pfree(so->extra);
+	if (so->cxt)
+		MemoryContextDelete(so->cxt);
+	if (so->extra)
+	{
+		pfree(so->extra->itup);
+		pfree(so->extra->nulltup);
+		pfree(so->extra);
+	}
 	pfree(so);
 	scan->opaque = NULL;
 }
