@@ -661,8 +661,10 @@ typedef struct OmenScanOpaqueData
 	bool		mark_finished;
 	Oid			keytype;
 	Relation	index;			/* reported with a damaged run */
-	MemoryContext cxt;			/* preprocessed keys, reset by rescan */
-	struct OmenScanExtra *extra;
+	MemoryContext cxt;			/* array keys' values, reset by rescan; NULL
+								 * until one needs it (keys_context) */
+	struct OmenScanExtra *extra;	/* index-only results' tuples; NULL until
+									 * the first (result_tuples) */
 	char	   *key_dest;		/* where an index-only result's key goes */
 } OmenScanOpaqueData;
 

@@ -804,14 +804,6 @@ omenrescan(IndexScanDesc scan, ScanKey keys, int nkeys, ScanKey orderbys, int no
 }
 
 /*
- * Where the current tree's results go: an index-only scan of the key tree
- * gets each item's key written into the preformed tuple (so->key_dest);
- * the NULL tree's tuple is preformed whole.  Set by the slow path of
- * omengettuple (which is taken after every move to a leaf, so after every
- * change of tree) and after a restore, so that returning another item of
- * the leaf read last is a copy and nothing else.
- */
-/*
  * The preformed tuples of an index-only scan, made when it first returns
  * a result, in the scan's own context: a scan that returns no index tuple
  * (a plain index scan, a bitmap scan, a probe that finds nothing) never
@@ -845,6 +837,14 @@ result_tuples(IndexScanDesc scan, OmenScanOpaque so)
 	return extra;
 }
 
+/*
+ * Where the current tree's results go: an index-only scan of the key tree
+ * gets each item's key written into the preformed tuple (so->key_dest);
+ * the NULL tree's tuple is preformed whole.  Set by the slow path of
+ * omengettuple (which is taken after every move to a leaf, so after every
+ * change of tree) and after a restore, so that returning another item of
+ * the leaf read last is a copy and nothing else.
+ */
 static void
 set_result_target(IndexScanDesc scan)
 {
