@@ -55,13 +55,18 @@ sparse_tid(uint64 d, int off_bits)
 	return (int64) (((d >> off_bits) << OMEN_TID_OFFSET_BITS) | (d & ((UINT64CONST(1) << off_bits) - 1)));
 }
 
+/* Bits a dense TID needs for an offset number (at least one). */
+static inline int
+offset_bits(uint32 off)
+{
+	return off == 0 ? 1 : pg_leftmost_one_pos32(off) + 1;
+}
+
 /* Bits a dense TID needs for this TID's offset. */
 int
 omen_tid_off_bits(int64 tid)
 {
-	uint32		off = tid_offset((uint64) tid);
-
-	return off == 0 ? 1 : pg_leftmost_one_pos32(off) + 1;
+	return offset_bits(tid_offset((uint64) tid));
 }
 
 /* Bits that hold v (0 for 0). */
@@ -316,7 +321,7 @@ omen_leaf_choose_enc(const int64 *keys, const int64 *tids, int n, OmenLeafEnc *e
 		OmenLeafEnc runs = *enc;
 
 		runs.format = OMEN_LEAF_RUNS;
-		runs.off_bits = omen_tid_off_bits(off_max);
+		runs.off_bits = offset_bits(off_max);
 		runs.bytes = runs_layout(NULL, &runs, n, keys, tids, &runs.nruns);
 		if (omen_leaf_runs_wins(enc->bytes, runs.bytes))
 			*enc = runs;
