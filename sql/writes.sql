@@ -136,3 +136,34 @@ CREATE TABLE p3 (k int8, t text);
 INSERT INTO p3 VALUES (5000, 'y');
 SELECT * FROM oracle_report(ARRAY['SELECT k FROM p WHERE k = 1500', 'SELECT k FROM p WHERE k BETWEEN 990 AND 1010']);
 SELECT count(*) FROM pg_indexes WHERE indexdef LIKE '%USING omen%' AND tablename IN ('p1', 'p2');
+
+-- A full leaf whose right neighbour is at most half full gives it its
+-- upper entries (a rebalance), lowering the neighbour's low fence; where
+-- inserts crowd into one range, the neighbours' fences keep going down,
+-- past the directory's older entries.  Such a neighbour is logged like a
+-- new leaf, so after a retrain the directory has every leaf at its fence
+-- again and each probe reads exactly one leaf.
+CREATE TABLE rb (k int8) WITH (autovacuum_enabled = off);  -- no relcache resets mid-count
+INSERT INTO rb SELECT g * 1000 FROM generate_series(1, 50000) g;
+CREATE INDEX rb_omen ON rb USING omen (k) WITH (fillfactor = 40);
+SELECT leaf_pages AS rb_leaves FROM omen_index_stats('rb_omen') \gset
+SELECT low_key AS lo, high_key AS hi FROM omen_index_leaves('rb_omen')
+WHERE tree = 'keys' AND low_key IS NOT NULL ORDER BY low_key LIMIT 1 OFFSET 10 \gset
+INSERT INTO rb SELECT :lo + abs(hashint8(g)) % (:hi - :lo) FROM generate_series(1, 20000) g;
+SELECT splits_since_retrain > leaf_pages - :rb_leaves AS rebalanced FROM omen_index_stats('rb_omen');
+SELECT omen_index_retrain('rb_omen');
+SELECT splits_since_retrain, model_leaves = leaf_pages AS model_knows_every_leaf
+FROM omen_index_stats('rb_omen');
+SELECT omen_index_check('rb_omen', true);
+CREATE TABLE rb_probes AS SELECT DISTINCT k FROM rb;
+SELECT count(*) AS rb_rows FROM rb \gset
+SET enable_seqscan = off; SET enable_bitmapscan = off; SET enable_hashjoin = off;
+SET enable_mergejoin = off; SET enable_material = off; SET enable_memoize = off;
+BEGIN;
+SELECT count(*) FROM rb WHERE k = 0;    -- loads the model
+SELECT pg_stat_get_xact_blocks_fetched('rb_omen'::regclass) AS f0 \gset
+SELECT count(*) = :rb_rows AS all_found FROM rb_probes p JOIN rb ON rb.k = p.k;
+SELECT pg_stat_get_xact_blocks_fetched('rb_omen'::regclass) - :f0 AS leaf_reads,
+       (SELECT count(*) FROM rb_probes) AS probes;
+COMMIT;
+RESET ALL;

@@ -805,7 +805,7 @@ extern bool omen_retrain(Relation index, bool full);
 extern void omen_lock_retrain(Relation index);
 extern void omen_unlock_retrain(Relation index);
 extern void omen_collect_leaves(Relation index, BlockNumber root, uint16 want, OmenLeafList *list);
-extern void omen_log_new_leaf(OmenMetaPage meta, BlockNumber blkno);
+extern bool omen_meta_log_leaf(OmenXLog *xl, Buffer metabuf, BlockNumber blkno, int leaf_delta);
 extern bool omen_log_contains(const OmenMetaPageData *meta, BlockNumber blkno);
 extern double omen_meta_drift(const OmenMetaPageData *meta);
 extern bool omen_meta_wants_retrain(const OmenMetaPageData *meta);

@@ -259,7 +259,6 @@ unlink_for_reuse(Relation index, Buffer ebuf)
 	OmenPos		low = eop->low;
 	BlockNumber right = eop->right;
 	OmenMetaPage meta;
-	char		before[OMEN_META_LOG_CONTROL_END];
 	OmenXLog	xl;
 
 	/* the left link is exact: a split of the left sibling needs our lock */
@@ -296,7 +295,6 @@ unlink_for_reuse(Relation index, Buffer ebuf)
 		UnlockReleaseBuffer(lbuf);
 		return false;
 	}
-	memcpy(before, meta, sizeof(before));
 
 	omen_xlog_start(&xl, index);
 	START_CRIT_SECTION();
@@ -308,14 +306,7 @@ unlink_for_reuse(Relation index, Buffer ebuf)
 					offsetof(OmenPageOpaqueData, high));
 	omen_init_page(epage, OMEN_P_FREE);
 	omen_xlog_full(&xl, ebuf);
-	meta->leaf_pages--;
-	meta->splits_total++;
-	omen_log_new_leaf(meta, blkno);
-	omen_xlog_diff(&xl, metabuf, before, (char *) meta - (char *) BufferGetPage(metabuf), sizeof(before));
-	if (blkno >= meta->log_base && blkno - meta->log_base < OMEN_LOG_BLOCKS)
-		omen_xlog_range(&xl, metabuf,
-						(char *) &meta->log_bits[(blkno - meta->log_base) / 8] -
-						(char *) BufferGetPage(metabuf), 1);
+	(void) omen_meta_log_leaf(&xl, metabuf, blkno, -1);
 	omen_xlog_finish(&xl);
 	END_CRIT_SECTION();
 

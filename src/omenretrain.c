@@ -71,12 +71,14 @@ log_bits_empty(const OmenMetaPageData *meta)
 }
 
 /*
- * Record a new leaf, or one VACUUM unlinked.  Called with the metapage
- * registered in the WAL record of the split or the unlink, so the change
- * and its log entry are one atomic change.
+ * Record a leaf whose low fence the model does not know: a new leaf (a
+ * split), a leaf whose low fence went down (a rebalance, or an unlink that
+ * gave it its emptied left neighbour's range), or one VACUUM unlinked.
+ * Called with the metapage registered in the WAL record of the change, so
+ * the change and its log entry are one atomic change.
  */
-void
-omen_log_new_leaf(OmenMetaPage meta, BlockNumber blkno)
+static void
+log_leaf(OmenMetaPage meta, BlockNumber blkno)
 {
 	if (blkno >= meta->log_base && blkno - meta->log_base < OMEN_LOG_BLOCKS)
 	{
@@ -93,7 +95,7 @@ omen_log_new_leaf(OmenMetaPage meta, BlockNumber blkno)
 		 * from pages VACUUM freed anywhere in it.
 		 */
 		meta->log_base = blkno < OMEN_LOG_BLOCKS / 2 ? 0 : (blkno - OMEN_LOG_BLOCKS / 2) & ~7;
-		omen_log_new_leaf(meta, blkno);
+		log_leaf(meta, blkno);
 		return;
 	}
 	if (omen_log_contains(meta, blkno))
@@ -105,6 +107,35 @@ omen_log_new_leaf(OmenMetaPage meta, BlockNumber blkno)
 	}
 	meta->log_dropped++;
 	meta->log_lost = 1;
+}
+
+/*
+ * Log a leaf the model must hear of (log_leaf) in the metapage, and count
+ * it in the drift unless the log holds it already; leaf_delta is the
+ * change in the number of leaves.  The caller holds the metapage
+ * exclusively locked, is in the critical section of the change, and
+ * registers the metapage's changed bytes in xl, the change's WAL record.
+ * Returns whether the model now wants a retrain.
+ */
+bool
+omen_meta_log_leaf(OmenXLog *xl, Buffer metabuf, BlockNumber blkno, int leaf_delta)
+{
+	Page		metapage = BufferGetPage(metabuf);
+	OmenMetaPage meta = OmenPageGetMeta(metapage);
+	char		before[OMEN_META_LOG_CONTROL_END];
+
+	Assert(CritSectionCount > 0);
+	memcpy(before, meta, sizeof(before));
+	meta->leaf_pages += leaf_delta;
+	if (!omen_log_contains(meta, blkno))
+	{
+		meta->splits_total++;
+		log_leaf(meta, blkno);
+	}
+	omen_xlog_diff(xl, metabuf, before, (char *) meta - (char *) metapage, sizeof(before));
+	if (blkno >= meta->log_base && blkno - meta->log_base < OMEN_LOG_BLOCKS)
+		omen_xlog_range(xl, metabuf, (char *) &meta->log_bits[(blkno - meta->log_base) / 8] - (char *) metapage, 1);
+	return omen_meta_wants_retrain(meta);
 }
 
 /*
