@@ -99,4 +99,32 @@ BEGIN
 END
 $f$;
 
+-- probe_leaf_reads(tbl, idx) looks up every distinct key of tbl.k through
+-- nested-loop index scans of idx and counts the index pages they read
+-- (pg_stat_get_xact_blocks_fetched, after one lookup has loaded the
+-- model): one a probe when the model's directory has every leaf at its
+-- low fence.
+CREATE FUNCTION probe_leaf_reads(tbl regclass, idx regclass,
+                                 OUT probes bigint, OUT leaf_reads bigint, OUT all_found boolean)
+LANGUAGE plpgsql AS $f$
+DECLARE
+    f0 bigint;
+    total bigint;
+    found bigint;
+BEGIN
+    PERFORM set_scan_mode('seq');
+    EXECUTE format('CREATE TEMP TABLE probe_keys ON COMMIT DROP AS SELECT DISTINCT k FROM %s WHERE k IS NOT NULL', tbl);
+    EXECUTE format('SELECT count(*) FROM %s WHERE k IS NOT NULL', tbl) INTO total;
+    SELECT count(*) INTO probes FROM probe_keys;
+    PERFORM set_scan_mode('index');
+    PERFORM set_config(g, 'off', true)
+    FROM unnest(ARRAY['enable_hashjoin', 'enable_mergejoin', 'enable_material', 'enable_memoize']) g;
+    EXECUTE format('SELECT count(*) FROM %s WHERE k = 0', tbl);
+    f0 := pg_stat_get_xact_blocks_fetched(idx);
+    EXECUTE format('SELECT count(*) FROM probe_keys p JOIN %s t ON t.k = p.k', tbl) INTO found;
+    leaf_reads := pg_stat_get_xact_blocks_fetched(idx) - f0;
+    all_found := found = total;
+END
+$f$;
+
 SELECT oracle_diff('SELECT 1 WHERE false');

@@ -420,13 +420,14 @@ omen_leaf_used_bytes(Page page)
  * Metapage (block 0)
  *
  * Besides the pointers and counters, the metapage holds the split log: the
- * leaves created since the model was fit, so that a retrain reads those
- * leaves and no others.  Leaves are always allocated by extending the
- * relation, so a new leaf's block is at or above every block that existed
- * when an earlier leaf was made; the log is a bitmap over a window of
- * blocks starting at log_base, plus a short list for the rare leaf below
- * the window.  A leaf that fits neither is counted in log_dropped and sets
- * log_lost: the next retrain then walks every leaf.
+ * leaves the model lists wrongly or not at all since it was fit -- new
+ * leaves, leaves unlinked for reuse and, where the log has room to spare,
+ * leaves whose low fence went down -- so that a retrain reads those leaves
+ * and no others.  New leaves mostly come from extending the relation, so
+ * the log is a bitmap over a window of blocks starting at log_base, plus a
+ * short list for blocks outside it.  A new or unlinked leaf that fits
+ * neither is counted in log_dropped and sets log_lost: the next retrain
+ * then walks every leaf.
  * ---------------------------------------------------------------------
  */
 #define OMEN_LOG_EXTRA			64
@@ -446,8 +447,9 @@ typedef struct OmenMetaPageData
 	uint32		model_bytes;	/* bytes of the root */
 	uint64		model_version;
 	uint64		leaf_pages;		/* leaves of both trees */
-	uint64		splits_total;	/* leaf splits since build */
-	uint64		splits_at_retrain;	/* splits the model accounts for */
+	uint64		splits_total;	/* leaves logged since build (splits, unlinks,
+								 * lowered fences) */
+	uint64		splits_at_retrain;	/* of those, the ones the model accounts for */
 	uint64		retrains;
 	TimestampTz last_retrain;
 	uint32		model_segments;
@@ -460,7 +462,7 @@ typedef struct OmenMetaPageData
 	/* the split log; omen_read_meta() does not copy it */
 	uint32		log_lost;		/* a new leaf is missing from the log */
 	uint32		log_nextra;
-	uint64		log_dropped;	/* new leaves the log could not hold */
+	uint64		log_dropped;	/* new or unlinked leaves the log could not hold */
 	BlockNumber log_base;		/* block of bit 0 */
 	BlockNumber log_extra[OMEN_LOG_EXTRA];
 	uint8		log_bits[OMEN_LOG_BYTES];
@@ -805,7 +807,8 @@ extern bool omen_retrain(Relation index, bool full);
 extern void omen_lock_retrain(Relation index);
 extern void omen_unlock_retrain(Relation index);
 extern void omen_collect_leaves(Relation index, BlockNumber root, uint16 want, OmenLeafList *list);
-extern bool omen_meta_log_leaf(OmenXLog *xl, Buffer metabuf, BlockNumber blkno, int leaf_delta);
+extern bool omen_meta_log_leaf(OmenXLog *xl, Buffer metabuf, BlockNumber blkno, int leaf_delta,
+							   bool optional);
 extern bool omen_log_contains(const OmenMetaPageData *meta, BlockNumber blkno);
 extern double omen_meta_drift(const OmenMetaPageData *meta);
 extern bool omen_meta_wants_retrain(const OmenMetaPageData *meta);

@@ -262,7 +262,7 @@ split_leaf(Relation index, Buffer buf, const int64 *keys, const int64 *tids, int
 						sizeof(BlockNumber));
 	}
 
-	*want_retrain = omen_meta_log_leaf(&xl, metabuf, rblkno, 1);
+	*want_retrain = omen_meta_log_leaf(&xl, metabuf, rblkno, 1, false);
 
 	omen_xlog_finish(&xl);
 	END_CRIT_SECTION();
@@ -386,7 +386,7 @@ rebalance_right(Relation index, Buffer buf, const int64 *keys, const int64 *tids
 	omen_leaf_write(rpage, &renc, moved + nr, rkeys, rtids);
 	rop->low = sep;
 	omen_xlog_leaf(&xl, rbuf, 0, OMEN_XLOG_HEADER | OMEN_XLOG_SPECIAL);
-	*want_retrain = omen_meta_log_leaf(&xl, metabuf, BufferGetBlockNumber(rbuf), 0);
+	*want_retrain = omen_meta_log_leaf(&xl, metabuf, BufferGetBlockNumber(rbuf), 0, true);
 	omen_xlog_finish(&xl);
 	END_CRIT_SECTION();
 

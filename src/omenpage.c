@@ -237,7 +237,8 @@ try_lock_page(Relation index, BlockNumber blkno)
  * sibling's low fence comes down to the leaf's: fences only go down), its
  * left sibling links to that right sibling, and the page becomes free.
  * The metapage logs it as a changed leaf, so the next retrain drops it
- * from the model; until then a lookup that the model sends there finds a
+ * from the model, and the right sibling as one whose fence went down (if
+ * the log has room for it); until then a lookup that the model sends there finds a
  * page that is not the leaf it expects and takes the model's previous
  * leaf instead (omenmodel.c).  The left sibling, the right sibling and the
  * metapage are locked without waiting (the caller may hold other leaves):
@@ -306,7 +307,8 @@ unlink_for_reuse(Relation index, Buffer ebuf)
 					offsetof(OmenPageOpaqueData, high));
 	omen_init_page(epage, OMEN_P_FREE);
 	omen_xlog_full(&xl, ebuf);
-	(void) omen_meta_log_leaf(&xl, metabuf, blkno, -1);
+	(void) omen_meta_log_leaf(&xl, metabuf, blkno, -1, false);
+	(void) omen_meta_log_leaf(&xl, metabuf, right, 0, true);
 	omen_xlog_finish(&xl);
 	END_CRIT_SECTION();
 

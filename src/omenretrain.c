@@ -4,13 +4,15 @@
  *	  the new model copy-on-write.
  *
  * Every leaf split records the new leaf in the metapage's split log (see
- * omen.h).  A retrain reads the logged leaves, and only them, merges their
- * low fences into the pieces they fall in, refits those pieces, writes them
- * and a new root into fresh model pages, and switches the metapage to the
- * new root in one WAL record.  Pieces that gained no leaf are shared by the
- * old and the new model.  The cost grows with the number of splits, not
- * with the index.  When the log lost a leaf (it overflowed), the retrain
- * walks every leaf instead.
+ * omen.h), every unlink the leaf it frees, and a rebalance the leaf whose
+ * low fence it lowered (where the log has room to spare).  A retrain reads
+ * the logged leaves, and only them, merges their low fences into the
+ * pieces they fall in, refits those pieces, writes them and a new root
+ * into fresh model pages, and switches the metapage to the new root in one
+ * WAL record.  Pieces that did not change are shared by the old and the
+ * new model.  The cost grows with the number of changed leaves, not with
+ * the index.  When the log lost a new or unlinked leaf (it overflowed),
+ * the retrain walks every leaf instead.
  */
 #include "postgres.h"
 
@@ -71,23 +73,30 @@ log_bits_empty(const OmenMetaPageData *meta)
 }
 
 /*
- * Record a leaf whose low fence the model does not know: a new leaf (a
- * split), a leaf whose low fence went down (a rebalance, or an unlink that
- * gave it its emptied left neighbour's range), or one VACUUM unlinked.
- * Called with the metapage registered in the WAL record of the change, so
- * the change and its log entry are one atomic change.
+ * Record a leaf the model lists wrongly or not at all: a new leaf (a
+ * split) or one unlinked for reuse -- these the log must hold, or the next
+ * retrain must walk every leaf -- or a leaf whose low fence went down (a
+ * rebalance, or an unlink that gave it its emptied left neighbour's
+ * range).  Those are 'optional': the model's entry for such a leaf is
+ * above its fence, which costs a lookup a step right, never a wrong
+ * answer, so they are logged only where the log has room to spare (its
+ * window, or the first quarter of its short list) and never move the
+ * window, which stays where new leaves come.  Returns whether the leaf is
+ * now in the log (or, for a required one, counted as lost).  Called with
+ * the metapage registered in the WAL record of the change, so the change
+ * and its log entry are one atomic change.
  */
-static void
-log_leaf(OmenMetaPage meta, BlockNumber blkno)
+static bool
+log_leaf(OmenMetaPage meta, BlockNumber blkno, bool optional)
 {
 	if (blkno >= meta->log_base && blkno - meta->log_base < OMEN_LOG_BLOCKS)
 	{
 		uint32		bit = blkno - meta->log_base;
 
 		meta->log_bits[bit / 8] |= (uint8) (1 << (bit % 8));
-		return;
+		return true;
 	}
-	if (log_bits_empty(meta))
+	if (!optional && log_bits_empty(meta))
 	{
 		/*
 		 * An empty window moves to the new leaf, so that it also covers the
@@ -95,46 +104,50 @@ log_leaf(OmenMetaPage meta, BlockNumber blkno)
 		 * from pages VACUUM freed anywhere in it.
 		 */
 		meta->log_base = blkno < OMEN_LOG_BLOCKS / 2 ? 0 : (blkno - OMEN_LOG_BLOCKS / 2) & ~7;
-		log_leaf(meta, blkno);
-		return;
+		return log_leaf(meta, blkno, false);
 	}
 	if (omen_log_contains(meta, blkno))
-		return;					/* unlinked, then reused at once */
-	if (meta->log_nextra < OMEN_LOG_EXTRA)
+		return true;			/* unlinked, then reused at once */
+	if (meta->log_nextra < (optional ? OMEN_LOG_EXTRA / 4 : OMEN_LOG_EXTRA))
 	{
 		meta->log_extra[meta->log_nextra++] = blkno;
-		return;
+		return true;
 	}
+	if (optional)
+		return false;
 	meta->log_dropped++;
 	meta->log_lost = 1;
+	return true;
 }
 
 /*
- * Log a leaf the model must hear of (log_leaf) in the metapage, and count
- * it in the drift unless the log holds it already; leaf_delta is the
- * change in the number of leaves.  The caller holds the metapage
- * exclusively locked, is in the critical section of the change, and
- * registers the metapage's changed bytes in xl, the change's WAL record.
- * Returns whether the model now wants a retrain.
+ * Log a leaf the model must hear of (log_leaf; 'optional' for a lowered
+ * fence) in the metapage, and count it in the drift if this adds it to the
+ * log; leaf_delta is the change in the number of leaves.  The caller holds
+ * the metapage exclusively locked and is in the critical section of the
+ * change; the metapage's changed bytes, if any, go into xl, the change's
+ * WAL record.  Returns whether the model now wants a retrain.
  */
 bool
-omen_meta_log_leaf(OmenXLog *xl, Buffer metabuf, BlockNumber blkno, int leaf_delta)
+omen_meta_log_leaf(OmenXLog *xl, Buffer metabuf, BlockNumber blkno, int leaf_delta, bool optional)
 {
 	Page		metapage = BufferGetPage(metabuf);
 	OmenMetaPage meta = OmenPageGetMeta(metapage);
 	char		before[OMEN_META_LOG_CONTROL_END];
+	bool		added;
 
 	Assert(CritSectionCount > 0);
 	memcpy(before, meta, sizeof(before));
 	meta->leaf_pages += leaf_delta;
-	if (!omen_log_contains(meta, blkno))
-	{
+	added = !omen_log_contains(meta, blkno) && log_leaf(meta, blkno, optional);
+	if (added)
 		meta->splits_total++;
-		log_leaf(meta, blkno);
+	if (added || leaf_delta != 0)
+	{
+		omen_xlog_diff(xl, metabuf, before, (char *) meta - (char *) metapage, sizeof(before));
+		if (blkno >= meta->log_base && blkno - meta->log_base < OMEN_LOG_BLOCKS)
+			omen_xlog_range(xl, metabuf, (char *) &meta->log_bits[(blkno - meta->log_base) / 8] - (char *) metapage, 1);
 	}
-	omen_xlog_diff(xl, metabuf, before, (char *) meta - (char *) metapage, sizeof(before));
-	if (blkno >= meta->log_base && blkno - meta->log_base < OMEN_LOG_BLOCKS)
-		omen_xlog_range(xl, metabuf, (char *) &meta->log_bits[(blkno - meta->log_base) / 8] - (char *) metapage, 1);
 	return omen_meta_wants_retrain(meta);
 }
 
@@ -305,7 +318,8 @@ read_logged_leaves(RetrainState *rs, const OmenMetaPageData *meta, NewLeaf **lea
 	/*
 	 * Wherever the model lists a logged block, it lists it with a fence it
 	 * may no longer have: the page was unlinked (free now, or a leaf
-	 * elsewhere, maybe of the other tree) or is new.  Both trees' pieces
+	 * elsewhere, maybe of the other tree), is new, or its low fence went
+	 * down (a rebalance, or an unlink next to it).  Both trees' pieces
 	 * drop every logged block, and it is added back where it is now if it
 	 * is a leaf.
 	 */
@@ -431,9 +445,11 @@ refit_piece(RetrainState *rs, int t, uint32 p, const OmenPieceDesc *d, const New
 		{
 			/*
 			 * The listed leaf's low fence went down since it was listed
-			 * (rebalance_right), and a new leaf starts where it started:
-			 * keep both, the listed one first, as in the chain.  Either
-			 * is a correct place for a lookup to start.
+			 * (a rebalance the log had no room for, or one during the
+			 * last retrain before relog_moved_leaves logged it), and a
+			 * new leaf starts where it started: keep both, the listed
+			 * one first, as in the chain.  Either is a correct place for
+			 * a lookup to start.
 			 */
 			c = -1;
 		}
@@ -541,6 +557,50 @@ reset_log(Relation index, uint64 *dropped)
 	UnlockReleaseBuffer(metabuf);
 }
 
+/*
+ * After an incremental retrain is published: log again each leaf it read
+ * whose low fence has gone down since.  A rebalance that lowered it after
+ * the read found it in the log still and did not log it twice, and the
+ * switch has cleared that entry, so the new model would list it above its
+ * fence with nothing left to say so.  Each leaf is locked and released
+ * before the metapage is locked, the usual order.
+ */
+static void
+relog_moved_leaves(Relation index, NewLeaf *const *leaves, const int *nleaves)
+{
+	int			t;
+	int			i;
+
+	for (t = 0; t < OMEN_NTREES; t++)
+	{
+		uint16		want = t == OMEN_TREE_NULLS ? (OMEN_P_LEAF | OMEN_P_NULLS) : OMEN_P_LEAF;
+
+		for (i = 0; i < nleaves[t]; i++)
+		{
+			const NewLeaf *nl = &leaves[t][i];
+			Buffer		buf = omen_read_page(index, nl->block, BUFFER_LOCK_SHARE, 0);
+			Page		page = BufferGetPage(buf);
+			OmenPageOpaque opaque = OmenPageGetOpaque(page);
+			bool		moved = omen_page_is_leaf(page, want) &&
+				omen_pos_cmp(opaque->low.key, opaque->low.tid, nl->key, nl->tid) != 0;
+			Buffer		metabuf;
+			OmenXLog	xl;
+
+			UnlockReleaseBuffer(buf);
+			if (!moved)
+				continue;
+			metabuf = omen_read_page(index, OMEN_METAPAGE_BLKNO, BUFFER_LOCK_EXCLUSIVE, OMEN_P_META);
+			omen_xlog_start(&xl, index);
+			START_CRIT_SECTION();
+			(void) omen_meta_log_leaf(&xl, metabuf, nl->block, 0, true);
+			omen_xlog_finish(&xl);
+			END_CRIT_SECTION();
+			UnlockReleaseBuffer(metabuf);
+			CHECK_FOR_INTERRUPTS();
+		}
+	}
+}
+
 /* Take the consumed entries out of the log and slide its window. */
 static void
 consume_log(OmenMetaPage m, const BlockNumber *consumed, int nconsumed)
@@ -606,6 +666,8 @@ omen_retrain(Relation index, bool full)
 	uint64		dropped = 0;
 	BlockNumber *consumed = NULL;
 	int			nconsumed = 0;
+	NewLeaf    *logged[OMEN_NTREES] = {NULL, NULL};
+	int			nlogged[OMEN_NTREES] = {0, 0};
 	uint32		npages;
 	BlockNumber head;
 	Buffer		metabuf;
@@ -646,15 +708,9 @@ omen_retrain(Relation index, bool full)
 	}
 	else
 	{
-		NewLeaf    *leaves[OMEN_NTREES];
-		int			nleaves[OMEN_NTREES];
-
-		read_logged_leaves(&rs, meta, leaves, nleaves, &consumed, &nconsumed);
+		read_logged_leaves(&rs, meta, logged, nlogged, &consumed, &nconsumed);
 		for (t = 0; t < OMEN_NTREES; t++)
-		{
-			refit_tree(&rs, t, (OmenModelRootHeader *) oldroot, leaves[t], nleaves[t], meta->epsilon);
-			pfree(leaves[t]);
-		}
+			refit_tree(&rs, t, (OmenModelRootHeader *) oldroot, logged[t], nlogged[t], meta->epsilon);
 	}
 
 	len = omen_model_root(rs.descs, rs.ndescs, meta->epsilon, rs.version, &root);
@@ -717,6 +773,8 @@ omen_retrain(Relation index, bool full)
 		CacheInvalidateRelcache(index);
 		if (index->rd_amcache)
 			((OmenModelCache *) index->rd_amcache)->stale = true;
+		if (!full)
+			relog_moved_leaves(index, logged, nlogged);
 	}
 	omen_unlock_retrain(index);
 
@@ -726,8 +784,12 @@ omen_retrain(Relation index, bool full)
 	if (consumed)
 		pfree(consumed);
 	for (t = 0; t < OMEN_NTREES; t++)
+	{
+		if (logged[t])
+			pfree(logged[t]);
 		if (rs.descs[t])
 			pfree(rs.descs[t]);
+	}
 	if (rs.old)
 		pfree(rs.old);
 	return published;

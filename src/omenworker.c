@@ -84,8 +84,8 @@ omen_define_gucs(void)
 							NULL, NULL, NULL);
 	DefineCustomRealVariable("omen.retrain_threshold",
 							 "Drift of an omen model at which it is retrained.",
-							 "Drift is the number of leaf splits the model does not account for, "
-							 "per leaf: about the extra leaf reads of an equality probe.",
+							 "Drift is the number of leaf changes (splits, lowered fences) the model "
+							 "does not account for, per leaf: about the extra leaf reads of an equality probe.",
 							 &omen_retrain_threshold, 0.05, 0.0001, 100.0, PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("omen");
@@ -149,7 +149,7 @@ post_request_locked(Oid dbid, Oid indexid)
 	for (i = 0; i < omen_shared->nrequests; i++)
 		if (omen_shared->requests[i].dbid == dbid && omen_shared->requests[i].indexid == indexid)
 			return;
-	/* a full queue drops the request: the next split posts it again */
+	/* a full queue drops the request: the next split or rebalance posts it again */
 	if (omen_shared->nrequests < OMEN_MAX_REQUESTS)
 	{
 		omen_shared->requests[omen_shared->nrequests].dbid = dbid;
