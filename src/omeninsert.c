@@ -310,8 +310,9 @@ omen_split_leaf_entries(Relation index, Buffer buf, const int64 *keys, const int
  * their empty neighbours stayed empty.
  *
  * A lowered fence is one the model does not know: the sibling goes into
- * the split log and counts toward the drift, as a split's new leaf does,
- * so that a retrain reads its fence again.  Without that, the directory
+ * the split log (where the log has room for it: see log_leaf) and counts
+ * toward the drift, as a split's new leaf does, so that a retrain reads
+ * its fence again.  Without that, the directory
  * entries of leaves that keep giving entries to the right fall ever
  * further behind their fences, and a lookup there walks right over
  * leaves the directory places too high (an index grown by 10M random

@@ -81,8 +81,9 @@ log_bits_empty(const OmenMetaPageData *meta)
  * above its fence, which costs a lookup a step right, never a wrong
  * answer, so they are logged only where the log has room to spare (its
  * window, or the first quarter of its short list) and never move the
- * window, which stays where new leaves come.  Returns whether the leaf is
- * now in the log (or, for a required one, counted as lost).  Called with
+ * window, which stays where new leaves come.  The caller has checked that
+ * the block is not in the log yet.  Returns whether the leaf is now in the
+ * log (or, for a required one, counted as lost).  Called with
  * the metapage registered in the WAL record of the change, so the change
  * and its log entry are one atomic change.
  */
@@ -106,8 +107,6 @@ log_leaf(OmenMetaPage meta, BlockNumber blkno, bool optional)
 		meta->log_base = blkno < OMEN_LOG_BLOCKS / 2 ? 0 : (blkno - OMEN_LOG_BLOCKS / 2) & ~7;
 		return log_leaf(meta, blkno, false);
 	}
-	if (omen_log_contains(meta, blkno))
-		return true;			/* unlinked, then reused at once */
 	if (meta->log_nextra < (optional ? OMEN_LOG_EXTRA / 4 : OMEN_LOG_EXTRA))
 	{
 		meta->log_extra[meta->log_nextra++] = blkno;
@@ -139,6 +138,7 @@ omen_meta_log_leaf(OmenXLog *xl, Buffer metabuf, BlockNumber blkno, int leaf_del
 	Assert(CritSectionCount > 0);
 	memcpy(before, meta, sizeof(before));
 	meta->leaf_pages += leaf_delta;
+	/* a block in the log already (a leaf unlinked, then reused at once) stays once */
 	added = !omen_log_contains(meta, blkno) && log_leaf(meta, blkno, optional);
 	if (added)
 		meta->splits_total++;

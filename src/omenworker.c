@@ -160,7 +160,8 @@ post_request_locked(Oid dbid, Oid indexid)
 
 /*
  * Ask the worker to retrain this index.  Cheap (a spinlock and a scan of a
- * short array), and called only by splits that found the model drifted.
+ * short array), and called only by splits and rebalances that found the
+ * model drifted.
  * The latch is set even when the request was queued already: the launcher's
  * waits for a worker consume wake-ups, and this one starts its next round
  * at once (src/README.md, "The background worker").
