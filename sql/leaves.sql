@@ -54,8 +54,9 @@ SELECT * FROM oracle_report(ARRAY[
     'SELECT k FROM lp ORDER BY k DESC LIMIT 50']);
 
 -- 3. Widening.  A leaf stores keys and heap pointers relative to its
--- least ones, in as few bytes as they need; an insert outside that range
--- rewrites the leaf with wider fields.
+-- least ones, in as few bytes as they need.  An entry outside that range
+-- waits in the pending area, whole; when a merge finds more than 48 such
+-- far entries, the leaf is rewritten with wider fields.
 CREATE TABLE lw (k int8, pad int);
 INSERT INTO lw SELECT g, 0 FROM generate_series(1, 2000) g;
 CREATE INDEX lw_omen ON lw USING omen (k);
@@ -65,7 +66,12 @@ INSERT INTO lw VALUES (-9223372036854775808, 1), (9223372036854775807, 1), (0, 1
 -- far heap pointers: the heap grows by 300,000 rows of other keys first
 INSERT INTO lw SELECT 10000000 + g, 2 FROM generate_series(1, 300000) g;
 INSERT INTO lw SELECT g, 3 FROM generate_series(1, 2000, 97) g;
-SELECT low_key IS NULL AS leftmost, high_key IS NULL AS rightmost, key_width, tid_width
+SELECT low_key IS NULL AS leftmost, high_key IS NULL AS rightmost, pending, key_width, tid_width
+FROM omen_index_leaves('lw_omen') WHERE tree = 'keys' AND (low_key IS NULL OR low_key < 2000)
+ORDER BY low_key NULLS FIRST;
+-- more far heap pointers than the pending areas keep
+INSERT INTO lw SELECT g, 4 FROM generate_series(1, 2000, 17) g;
+SELECT low_key IS NULL AS leftmost, high_key IS NULL AS rightmost, pending, key_width, tid_width
 FROM omen_index_leaves('lw_omen') WHERE tree = 'keys' AND (low_key IS NULL OR low_key < 2000)
 ORDER BY low_key NULLS FIRST;
 SELECT omen_index_check('lw_omen', true);
@@ -90,8 +96,9 @@ INSERT INTO ls SELECT 3000000000000000000 + g, -g FROM generate_series(1, 50) g;
 INSERT INTO ls SELECT 5, -g FROM generate_series(1, 50) g;
 INSERT INTO ls SELECT -3000000000000000000 - g, -g FROM generate_series(1, 50) g;
 SELECT :leaves0 AS built, leaf_pages - :leaves0 AS new_leaves FROM omen_index_stats('ls_omen');
--- the leftmost leaf split beside the far key: the old entries kept 2-byte keys
-SELECT entries, key_width, tid_width FROM omen_index_leaves('ls_omen') WHERE tree = 'keys';
+-- the full leaves split; far entries stay pending in the halves, whose
+-- old entries keep 2-byte keys
+SELECT entries, pending, key_width, tid_width FROM omen_index_leaves('ls_omen') WHERE tree = 'keys';
 SELECT omen_index_check('ls_omen', true);
 SELECT * FROM oracle_report(ARRAY[
     'SELECT k, pad FROM ls WHERE k = 5',
@@ -119,4 +126,50 @@ SELECT * FROM oracle_report(ARRAY[
     'SELECT k FROM ln ORDER BY k NULLS LAST',
     'SELECT k FROM ln ORDER BY k DESC NULLS FIRST'], true);
 
-DROP TABLE lp, lw, ls, ln;
+-- 6. Far entries.  Rows in key order give each leaf 2-byte heap pointers;
+-- rows updated or inserted later land at the heap's end, beyond them.
+-- They wait pending, whole, and merges and VACUUM keep them there, so 1%
+-- of the rows updated does not split every leaf (it did when one such
+-- row widened all of a leaf's fields, which then no longer fit its page).
+CREATE TABLE lf (k int8, pad int) WITH (autovacuum_enabled = off);
+INSERT INTO lf SELECT g, 0 FROM generate_series(1, 20000) g;
+CREATE INDEX lf_omen ON lf USING omen (k);
+SELECT leaf_pages AS leaves0 FROM omen_index_stats('lf_omen') \gset
+SELECT min(tid_width) AS tid_width, max(tid_width) AS widest, max(pending) AS pending
+FROM omen_index_leaves('lf_omen') WHERE tree = 'keys';
+UPDATE lf SET pad = 1 WHERE k % 100 = 7;
+VACUUM lf;
+SELECT leaf_pages - :leaves0 AS new_leaves FROM omen_index_stats('lf_omen');
+SELECT max(tid_width) AS widest, sum(pending) > 150 AS updated_rows_pending
+FROM omen_index_leaves('lf_omen') WHERE tree = 'keys';
+-- the first leaf: 40 late rows, then rows into the heap pages VACUUM
+-- freed next to its own (its fields hold them), until its pending area
+-- is full and merges: the late rows stay pending
+SELECT high_key AS first_high FROM omen_index_leaves('lf_omen') WHERE low_key IS NULL AND tree = 'keys' \gset
+INSERT INTO lf SELECT g * 20, 2 FROM generate_series(1, 40) g;
+DELETE FROM lf WHERE k BETWEEN :first_high AND :first_high + 700;
+VACUUM lf;
+INSERT INTO lf SELECT 1000 + g, 3 FROM generate_series(1, 60) g;
+SELECT pending >= 40 AS late_rows_pending, entries > 1900 AS merged, tid_width
+FROM omen_index_leaves('lf_omen') WHERE low_key IS NULL AND tree = 'keys';
+SELECT * FROM oracle_report(ARRAY[
+    'SELECT k, pad FROM lf WHERE k = 20',
+    'SELECT k, pad FROM lf WHERE k = 1007',
+    'SELECT k, pad FROM lf WHERE k < 1500',
+    'SELECT k, pad FROM lf WHERE k BETWEEN 5000 AND 5400',
+    'SELECT k, pad FROM lf WHERE k IN (7, 20, 1001, 19907, 20000)']);
+-- more late rows than a pending area keeps: those leaves widen or split
+UPDATE lf SET pad = 4 WHERE k % 10 = 3;
+SELECT leaf_pages > :leaves0 AS split, max(tid_width) > 2 AS widened, max(pending) <= 64 AS bounded
+FROM omen_index_stats('lf_omen'), omen_index_leaves('lf_omen') GROUP BY leaf_pages;
+VACUUM lf;
+SELECT omen_index_check('lf_omen', true);
+SELECT * FROM oracle_report(ARRAY[
+    'SELECT k, pad FROM lf WHERE k = 13',
+    'SELECT k, pad FROM lf WHERE k BETWEEN 100 AND 9000',
+    'SELECT k, pad FROM lf WHERE pad = 4 AND k < 3000']);
+SELECT * FROM oracle_report(ARRAY[
+    'SELECT k FROM lf ORDER BY k',
+    'SELECT k FROM lf WHERE k > 15000 ORDER BY k DESC'], true);
+
+DROP TABLE lp, lw, ls, ln, lf;

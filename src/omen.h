@@ -27,7 +27,13 @@
  * ---------------------------------------------------------------------
  */
 #define OMEN_MAGIC				0x4F4D454E	/* "OMEN" */
-#define OMEN_FORMAT_VERSION		4
+#define OMEN_FORMAT_VERSION		5
+/*
+ * Format 4 differs only in that its leaves store pending entries in the
+ * sorted entries' fields (no OMEN_P_WIDE_PENDING): this library reads and
+ * writes such an index as it is, and REINDEX makes it format 5.
+ */
+#define OMEN_FORMAT_VERSION_MIN	4
 #define OMEN_PAGE_ID			0xFF8A		/* last 2 bytes of every page */
 
 #define OMEN_METAPAGE_BLKNO		0
@@ -119,6 +125,7 @@ omen_pos_cmp(int64 k1, int64 t1, int64 k2, int64 t2)
 #define OMEN_P_MODEL			(1 << 3)
 #define OMEN_P_FREE				(1 << 4)	/* recyclable, in the FSM */
 #define OMEN_P_PIECE			(1 << 5)	/* model page holding one piece */
+#define OMEN_P_WIDE_PENDING		(1 << 6)	/* leaf: pending entries stored whole */
 #define OMEN_P_KIND_MASK		(OMEN_P_META | OMEN_P_LEAF | OMEN_P_NULLS | OMEN_P_MODEL | OMEN_P_FREE)
 
 typedef struct OmenPageOpaqueData
@@ -162,6 +169,10 @@ typedef OmenPageOpaqueData *OmenPageOpaque;
  *   follow the runs, keys growing up and TIDs down from the special space
  *   as in PLAIN.
  *
+ * Pending entries are stored whole (8-byte key, 6-byte TID) in a leaf
+ * flagged OMEN_P_WIDE_PENDING (format 5), in the sorted entries' fields
+ * otherwise (format 4).
+ *
  * Entries [0, nsorted) are in (key, tid) order; the entries after them
  * (at most OMEN_PENDING_MAX) are pending: in insertion order, each a
  * position that is in none of the others.  An insert appends (a few
@@ -192,6 +203,16 @@ typedef struct OmenLeafHeader
 /* most entries a leaf can hold: one byte of key and one of TID each */
 #define OMEN_LEAF_MAX_ENTRIES	((int) (OMEN_LEAF_SPACE / 2))
 #define OMEN_PENDING_MAX		64
+/*
+ * A leaf flagged OMEN_P_WIDE_PENDING (every leaf of a format-5 index: the
+ * build sets it and a split's new leaf inherits it) stores a pending entry
+ * whole, the key in 8 bytes and the encoded TID in 6, so that any entry
+ * can wait there, not only those the sorted entries' fields hold.  A merge leaves the entries those fields cannot
+ * hold pending, up to OMEN_PENDING_FAR_MAX of them (omeninsert.c).
+ */
+#define OMEN_PENDING_KEY_WIDTH	8
+#define OMEN_PENDING_TID_WIDTH	6
+#define OMEN_PENDING_FAR_MAX	(OMEN_PENDING_MAX * 3 / 4)
 
 /*
  * A run directory entry: the stored key (key_width bytes), then the run's
@@ -217,6 +238,17 @@ typedef struct OmenLeafEnc
 	int			nruns;			/* RUNS */
 	int			n;				/* the entries the encoding was chosen for */
 	int			bytes;			/* and the bytes they take in it */
+
+	/*
+	 * Far entries (omen_leaf_choose_enc_near): those the fields 'hold_*'
+	 * cannot store are written pending, whole; nfar counts them.
+	 */
+	int			nfar;
+	bool		wide_pending;	/* omen_leaf_get_enc: the leaf's flag */
+	int64		hold_key_base;
+	int64		hold_tid_base;
+	int			hold_key_width;
+	int			hold_tid_width;
 } OmenLeafEnc;
 
 /* A leaf opened for reading: where its arrays are and how to decode them. */
@@ -225,14 +257,20 @@ typedef struct OmenLeaf
 	const char *keys;			/* PLAIN: stored key i at keys + i * key_width;
 								 * RUNS: the runs start here */
 	const char *tids;			/* PLAIN: stored TID i ends (i * tid_width) below */
-	const char *pkeys;			/* pending key j at pkeys + j * key_width */
-	const char *ptids;			/* pending TID j ends (j * tid_width) below */
+	const char *pkeys;			/* pending key j at pkeys + j * pkey_width */
+	const char *ptids;			/* pending TID j ends (j * ptid_width) below */
 	uint64		key_base;
 	uint64		tid_base;
 	uint64		key_mask;
 	uint64		tid_mask;
 	int			key_width;
 	int			tid_width;
+	uint64		pkey_base;		/* the same for the pending entries: the */
+	uint64		ptid_base;		/* sorted entries' unless the leaf is */
+	uint64		pkey_mask;		/* OMEN_P_WIDE_PENDING */
+	uint64		ptid_mask;
+	int			pkey_width;
+	int			ptid_width;
 	int			format;
 	int			off_bits;
 	int			nruns;			/* RUNS */
@@ -309,12 +347,40 @@ omen_leaf_pending_tids_end(Page page)
 	return ((PageHeader) page)->pd_special - tb;
 }
 
+/* Are the leaf's pending entries stored whole (OMEN_P_WIDE_PENDING)? */
+static inline bool
+omen_leaf_wide_pending(Page page)
+{
+	return (OmenPageGetOpaque(page)->flags & OMEN_P_WIDE_PENDING) != 0;
+}
+
+/* The bytes a pending key and a pending TID take in the leaf. */
+static inline void
+omen_leaf_pending_widths(Page page, int *kw, int *tw)
+{
+	OmenLeafHeader *h = OmenLeafGetHeader(page);
+
+	if (omen_leaf_wide_pending(page))
+	{
+		*kw = OMEN_PENDING_KEY_WIDTH;
+		*tw = OMEN_PENDING_TID_WIDTH;
+	}
+	else
+	{
+		*kw = h->key_width;
+		*tw = h->tid_width;
+	}
+}
+
 static inline int
 OmenLeafNEntries(Page page)
 {
 	OmenLeafHeader *h = OmenLeafGetHeader(page);
+	int			kw;
+	int			tw;
 
-	return h->nsorted + (int) ((((PageHeader) page)->pd_lower - omen_leaf_pending_keys_at(page)) / h->key_width);
+	omen_leaf_pending_widths(page, &kw, &tw);
+	return h->nsorted + (int) ((((PageHeader) page)->pd_lower - omen_leaf_pending_keys_at(page)) / kw);
 }
 
 static inline uint16
@@ -357,10 +423,23 @@ omen_leaf_open(Page page, OmenLeaf *lf)
 	lf->tids = (const char *) page + ph->pd_special;
 	lf->pkeys = lf->keys + sorted_k;
 	lf->ptids = lf->tids - sorted_t;
+	omen_leaf_pending_widths(page, &lf->pkey_width, &lf->ptid_width);
+	if (omen_leaf_wide_pending(page))
+	{
+		lf->pkey_base = 0;
+		lf->ptid_base = 0;
+	}
+	else
+	{
+		lf->pkey_base = lf->key_base;
+		lf->ptid_base = lf->tid_base;
+	}
+	lf->pkey_mask = omen_width_mask(lf->pkey_width);
+	lf->ptid_mask = omen_width_mask(lf->ptid_width);
 	lf->nruns = omen_leaf_nruns(page);
 	lf->runs_bytes = h->sorted_bytes;
 	lf->nsorted = h->nsorted;
-	lf->n = h->nsorted + (int) ((ph->pd_lower - OMEN_LEAF_DATA - sorted_k) / h->key_width);
+	lf->n = h->nsorted + (int) ((ph->pd_lower - OMEN_LEAF_DATA - sorted_k) / lf->pkey_width);
 	lf->rel = NULL;
 	lf->blkno = InvalidBlockNumber;
 }
@@ -397,14 +476,14 @@ omen_leaf_tid(const OmenLeaf *lf, int i)
 static inline int64
 omen_leaf_pending_key(const OmenLeaf *lf, int j)
 {
-	return (int64) (lf->key_base + omen_load_stored(lf->pkeys + j * lf->key_width, lf->key_mask));
+	return (int64) (lf->pkey_base + omen_load_stored(lf->pkeys + j * lf->pkey_width, lf->pkey_mask));
 }
 
 static inline int64
 omen_leaf_pending_tid(const OmenLeaf *lf, int j)
 {
-	return (int64) (lf->tid_base +
-					omen_load_stored(lf->ptids - (j + 1) * lf->tid_width, lf->tid_mask));
+	return (int64) (lf->ptid_base +
+					omen_load_stored(lf->ptids - (j + 1) * lf->ptid_width, lf->ptid_mask));
 }
 
 /* The bytes a leaf's entries take, either format. */
@@ -707,12 +786,19 @@ extern void omen_corrupt(Relation index, BlockNumber blkno, const char *fmt,...)
 extern int	omen_width_for(uint64 span);
 extern void omen_leaf_choose_enc(const int64 *keys, const int64 *tids, int n, OmenLeafEnc *enc);
 extern bool omen_leaf_fits(const OmenLeafEnc *enc);
+extern int	omen_leaf_divide_far(int64 key_base, int key_width, int64 tid_base, int tid_width,
+								 const int64 *keys, const int64 *tids, int n,
+								 int64 *hkeys, int64 *htids, int64 *fkeys, int64 *ftids);
+extern bool omen_leaf_choose_enc_near(const int64 *keys, const int64 *tids, int n,
+									  const OmenLeafEnc *ref, OmenLeafEnc *enc);
 extern bool omen_leaf_enc_holds(const OmenLeafEnc *enc, int64 key, int64 tid);
 extern void omen_leaf_get_enc(Page page, OmenLeafEnc *enc);
 extern void omen_leaf_init(Page page, uint16 flags);
 extern void omen_leaf_write(Page page, const OmenLeafEnc *enc, int n, const int64 *keys, const int64 *tids);
 extern void omen_leaf_write_from(Page page, int from, int n, const int64 *keys, const int64 *tids);
 extern void omen_leaf_append(Page page, int64 key, int64 tid, bool sorted);
+extern int	omen_leaf_entry_bytes(Page page, bool sorted);
+extern bool omen_leaf_pending_holds(Page page, int64 key, int64 tid);
 extern bool omen_leaf_check_layout(Page page, bool whole_runs, char *why, Size whylen);
 extern void omen_leaf_bytes_from(Page page, int from, Size *kstart, Size *tend);
 extern int	omen_leaf_lower_bound(const OmenLeaf *lf, int64 key, int64 tid);

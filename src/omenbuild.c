@@ -163,7 +163,8 @@ static void
 loader_start_tree(OmenLoader *ld, int tree, int fillfactor)
 {
 	ld->tree = tree;
-	ld->leaf_flags = tree == OMEN_TREE_NULLS ? (OMEN_P_LEAF | OMEN_P_NULLS) : OMEN_P_LEAF;
+	ld->leaf_flags = (tree == OMEN_TREE_NULLS ? (OMEN_P_LEAF | OMEN_P_NULLS) : OMEN_P_LEAF) |
+		OMEN_P_WIDE_PENDING;
 	ld->open = true;
 	ld->blkno = ld->nwritten;
 	ld->prev = InvalidBlockNumber;

@@ -270,7 +270,9 @@ check_leaf_entries(Relation index, BlockNumber blkno, Page page, int tree,
 		int64		t = i < lf.nsorted ? tids[i] : omen_leaf_pending_tid(&lf, i - lf.nsorted);
 		ItemPointerData tid;
 
-		if (k < h->key_base || t < h->tid_base)
+		/* a pending entry stored whole (OMEN_P_WIDE_PENDING) cannot overflow */
+		if ((i < lf.nsorted || !omen_leaf_wide_pending(page)) &&
+			(k < h->key_base || t < h->tid_base))
 			omen_corrupt(index, blkno, "entry %d overflows the leaf's encoding", i);
 		omen_tid_decode(t, &tid);
 		if (t <= 0 || t != omen_tid_encode(&tid) || !ItemPointerIsValid(&tid))
@@ -307,9 +309,11 @@ check_leaf_entries(Relation index, BlockNumber blkno, Page page, int tree,
 /*
  * Walk one tree's leaves and verify each leaf and its links.  Collects the
  * leaves in chain order and, for heapallindexed, fingerprints the entries.
+ * Every leaf of a format-5 index stores pending entries whole, none of a
+ * format-4 one (an earlier library would misread it).
  */
 static int
-check_tree(Relation index, int tree, BlockNumber root, BlockNumber nblocks,
+check_tree(Relation index, int tree, BlockNumber root, BlockNumber nblocks, uint32 format,
 		   CheckLeaf **leaves_out, bloom_filter *filter, int64 *nentries)
 {
 	uint16		want = tree == OMEN_TREE_NULLS ? (OMEN_P_LEAF | OMEN_P_NULLS) : OMEN_P_LEAF;
@@ -339,6 +343,9 @@ check_tree(Relation index, int tree, BlockNumber root, BlockNumber nblocks,
 		opaque = OmenPageGetOpaque(page);
 		ne = OmenLeafNEntries(page);
 
+		if (omen_leaf_wide_pending(page) != (format >= 5))
+			omen_corrupt(index, blkno, "leaf %s the WIDE_PENDING flag in an index of format %u",
+						 omen_leaf_wide_pending(page) ? "has" : "lacks", format);
 		if (opaque->left != prev)
 			omen_corrupt(index, blkno, "left link is %u, expected %u", opaque->left, prev);
 		if (n == 0)
@@ -524,7 +531,8 @@ omen_index_check(PG_FUNCTION_ARGS)
 	{
 		if (meta.root[t] >= nblocks)
 			omen_corrupt(index, OMEN_METAPAGE_BLKNO, "root of tree %d lies past the end", t);
-		nleaves[t] = check_tree(index, t, meta.root[t], nblocks, &leaves[t], filter, &nentries);
+		nleaves[t] = check_tree(index, t, meta.root[t], nblocks, meta.format_version, &leaves[t], filter,
+								&nentries);
 	}
 	if (meta.leaf_pages != (uint64) (nleaves[0] + nleaves[1]))
 		omen_corrupt(index, OMEN_METAPAGE_BLKNO, "metapage counts " UINT64_FORMAT " leaves, the chains hold %d",

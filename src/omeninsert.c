@@ -7,11 +7,14 @@
  *
  * - an append to the sorted entries, when the entry follows every entry of
  *   a leaf with nothing pending (ascending keys);
- * - an append to the pending area;
+ * - an append to the pending area, where a far entry (one the sorted
+ *   entries' fields cannot store) waits too, stored whole, in a leaf
+ *   flagged OMEN_P_WIDE_PENDING;
  * - a merge of the full pending area and the entry into the sorted
- *   entries, rewriting them from the first one that moves;
- * - a rewrite of the whole leaf with wider fields, when the leaf's
- *   encoding cannot store the entry, or when it is a RUNS leaf, whose
+ *   entries, rewriting them from the first one that moves; up to
+ *   OMEN_PENDING_FAR_MAX far entries stay pending (merge_keeping_far);
+ * - a rewrite of the whole leaf with wider fields, when more entries are
+ *   far (in a format-4 leaf: any), or when it is a RUNS leaf, whose
  *   runs are rewritten to merge (and a full PLAIN leaf of duplicates
  *   becomes a RUNS leaf this way instead of splitting).
  *
@@ -67,14 +70,29 @@ gather_entries(Page page, int64 key, int64 tid, int64 *keys, int64 *tids, int *n
 	return n + 1;
 }
 
-/* Do entries [0, s) and [s, total) each fit a page in their own encoding? */
+/*
+ * Do n entries fit a page in their own encoding, or, failing that, with
+ * the entries the leaf's fields (ref) cannot hold kept pending?  The
+ * second keeps every entry a half of a leaf takes at most what it took in
+ * the leaf, so a split of a leaf's entries always fits, far entries and
+ * all.
+ */
 static bool
-split_fits(const int64 *keys, const int64 *tids, int total, int s,
+half_fits(const int64 *keys, const int64 *tids, int n, const OmenLeafEnc *ref, OmenLeafEnc *enc)
+{
+	omen_leaf_choose_enc(keys, tids, n, enc);
+	if (omen_leaf_fits(enc))
+		return true;
+	return omen_leaf_choose_enc_near(keys, tids, n, ref, enc) && omen_leaf_fits(enc);
+}
+
+/* Do entries [0, s) and [s, total) each fit a page (half_fits)? */
+static bool
+split_fits(const int64 *keys, const int64 *tids, int total, int s, const OmenLeafEnc *ref,
 		   OmenLeafEnc *lenc, OmenLeafEnc *renc)
 {
-	omen_leaf_choose_enc(keys, tids, s, lenc);
-	omen_leaf_choose_enc(keys + s, tids + s, total - s, renc);
-	return omen_leaf_fits(lenc) && omen_leaf_fits(renc);
+	return half_fits(keys, tids, s, ref, lenc) &&
+		half_fits(keys + s, tids + s, total - s, ref, renc);
 }
 
 /*
@@ -109,7 +127,8 @@ middle_split(const int64 *keys, int total)
  * first s where the left takes at least what the right does.
  */
 static int
-balanced_split(const int64 *keys, const int64 *tids, int total, OmenLeafEnc *lenc, OmenLeafEnc *renc)
+balanced_split(const int64 *keys, const int64 *tids, int total, const OmenLeafEnc *ref,
+			   OmenLeafEnc *lenc, OmenLeafEnc *renc)
 {
 	int			lo = 1;
 	int			hi = total - 1;
@@ -125,9 +144,9 @@ balanced_split(const int64 *keys, const int64 *tids, int total, OmenLeafEnc *len
 		else
 			hi = mid;
 	}
-	if (split_fits(keys, tids, total, lo, lenc, renc))
+	if (split_fits(keys, tids, total, lo, ref, lenc, renc))
 		return lo;
-	if (lo > 1 && split_fits(keys, tids, total, lo - 1, lenc, renc))
+	if (lo > 1 && split_fits(keys, tids, total, lo - 1, ref, lenc, renc))
 		return lo - 1;
 	return -1;
 }
@@ -137,16 +156,17 @@ balanced_split(const int64 *keys, const int64 *tids, int total, OmenLeafEnc *len
  * fits): for entries that do not include a new one.
  */
 static int
-split_anywhere(const int64 *keys, const int64 *tids, int total, OmenLeafEnc *lenc, OmenLeafEnc *renc)
+split_anywhere(const int64 *keys, const int64 *tids, int total, const OmenLeafEnc *ref,
+			   OmenLeafEnc *lenc, OmenLeafEnc *renc)
 {
 	int			s;
 
 	if (total < 2)
 		return -1;
 	s = middle_split(keys, total);
-	if (split_fits(keys, tids, total, s, lenc, renc))
+	if (split_fits(keys, tids, total, s, ref, lenc, renc))
 		return s;
-	return balanced_split(keys, tids, total, lenc, renc);
+	return balanced_split(keys, tids, total, ref, lenc, renc);
 }
 
 /*
@@ -176,18 +196,18 @@ append_split(const int64 *keys, const int64 *tids, int total, int fillfactor)
  */
 static int
 choose_split(const int64 *keys, const int64 *tids, int total, int newpos,
-			 int fillfactor, OmenLeafEnc *lenc, OmenLeafEnc *renc)
+			 int fillfactor, const OmenLeafEnc *ref, OmenLeafEnc *lenc, OmenLeafEnc *renc)
 {
 	int			s;
 
 	if (newpos == total - 1)
 	{
 		s = append_split(keys, tids, total, fillfactor);
-		if (split_fits(keys, tids, total, s, lenc, renc))
+		if (split_fits(keys, tids, total, s, ref, lenc, renc))
 			return s;
 	}
 	s = middle_split(keys, total);
-	if (split_fits(keys, tids, total, s, lenc, renc))
+	if (split_fits(keys, tids, total, s, ref, lenc, renc))
 		return s;
 
 	/*
@@ -195,11 +215,11 @@ choose_split(const int64 *keys, const int64 *tids, int total, int newpos,
 	 * half the old entries does not fit: put the split beside it, so the
 	 * old entries on its far side keep their narrow fields.
 	 */
-	if (newpos > 0 && split_fits(keys, tids, total, newpos, lenc, renc))
+	if (newpos > 0 && split_fits(keys, tids, total, newpos, ref, lenc, renc))
 		return newpos;
-	if (newpos + 1 < total && split_fits(keys, tids, total, newpos + 1, lenc, renc))
+	if (newpos + 1 < total && split_fits(keys, tids, total, newpos + 1, ref, lenc, renc))
 		return newpos + 1;
-	return balanced_split(keys, tids, total, lenc, renc);
+	return balanced_split(keys, tids, total, ref, lenc, renc);
 }
 
 /*
@@ -239,7 +259,8 @@ split_leaf(Relation index, Buffer buf, const int64 *keys, const int64 *tids, int
 	START_CRIT_SECTION();
 
 	rpage = BufferGetPage(rbuf);
-	omen_init_page(rpage, kind);
+	/* the new leaf stores pending entries as the index's other leaves do */
+	omen_init_page(rpage, kind | (lop->flags & OMEN_P_WIDE_PENDING));
 	rop = OmenPageGetOpaque(rpage);
 	rop->low = sep;
 	rop->high = lop->high;
@@ -285,10 +306,14 @@ split_leaf(Relation index, Buffer buf, const int64 *keys, const int64 *tids, int
 bool
 omen_split_leaf_entries(Relation index, Buffer buf, const int64 *keys, const int64 *tids, int n)
 {
+	OmenLeafEnc ref;
 	OmenLeafEnc lenc;
 	OmenLeafEnc renc;
-	int			s = split_anywhere(keys, tids, n, &lenc, &renc);
+	int			s;
 	bool		want_retrain = false;
+
+	omen_leaf_get_enc(BufferGetPage(buf), &ref);
+	s = split_anywhere(keys, tids, n, &ref, &lenc, &renc);
 
 	if (s < 0)
 		elog(ERROR, "omen: leaf %u of index \"%s\" cannot be split",
@@ -471,6 +496,64 @@ leaf_appends_sorted(const OmenLeaf *lf, int64 key, int64 tid)
 }
 
 /*
+ * Write a merge of the full pending area that leaves the far entries
+ * pending: the entries the leaf's fields hold go into the sorted entries,
+ * rewritten from the first one that moves, and the nfar others stay
+ * pending, whole.  One WAL record, as a merge.
+ */
+static void
+merge_keeping_far(Relation index, Buffer buf, const OmenLeafEnc *enc, const int64 *keys,
+				  const int64 *tids, int total, int nfar)
+{
+	Page		page = BufferGetPage(buf);
+	OmenLeaf	lf;
+	int64	   *hkeys = palloc(total * sizeof(int64));
+	int64	   *htids = palloc(total * sizeof(int64));
+	int64	   *fkeys = palloc(Max(nfar, 1) * sizeof(int64));
+	int64	   *ftids = palloc(Max(nfar, 1) * sizeof(int64));
+	int			nheld;
+	int			from;
+	int			i;
+	OmenXLog	xl;
+
+	omen_leaf_open(page, &lf);
+	nheld = omen_leaf_divide_far(enc->key_base, enc->key_width, enc->tid_base, enc->tid_width,
+								 keys, tids, total, hkeys, htids, fkeys, ftids);
+	Assert(total - nheld == nfar && nheld >= lf.nsorted);
+
+	/* the first sorted entry that moves: where the held ones first differ */
+	for (from = 0; from < lf.nsorted; from++)
+		if (omen_leaf_key(&lf, from) != hkeys[from] || omen_leaf_tid(&lf, from) != htids[from])
+			break;
+
+	omen_xlog_start(&xl, index);
+	START_CRIT_SECTION();
+	omen_leaf_write_from(page, from, nheld, hkeys, htids);
+	for (i = 0; i < nfar; i++)
+		omen_leaf_append(page, fkeys[i], ftids[i], false);
+	omen_xlog_leaf(&xl, buf, from, OMEN_XLOG_HEADER);
+	omen_xlog_finish(&xl);
+	END_CRIT_SECTION();
+	pfree(hkeys);
+	pfree(htids);
+	pfree(fkeys);
+	pfree(ftids);
+}
+
+/* How many of the entries the encoding cannot store. */
+static int
+count_far(const OmenLeafEnc *enc, const int64 *keys, const int64 *tids, int n)
+{
+	int			nfar = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (!omen_leaf_enc_holds(enc, keys[i], tids[i]))
+			nfar++;
+	return nfar;
+}
+
+/*
  * Insert (key, tid) into the exclusively locked leaf that holds its
  * position.  The caller keeps the lock on buf (the left half, after a
  * split) and releases it.
@@ -487,24 +570,36 @@ insert_into_leaf(Relation index, Buffer buf, int64 key, int64 tid)
 	int64	   *tids;
 	int			total;
 	int			newpos;
+	int			nfar;
 	int			s;
+	bool		holds;
+	bool		appends;
 	OmenLeafEnc lenc;
 	OmenLeafEnc renc;
 
 	omen_leaf_open(page, &lf);
 	omen_leaf_get_enc(page, &enc);
+	holds = omen_leaf_enc_holds(&enc, key, tid);
+	appends = leaf_appends_sorted(&lf, key, tid);
 
-	if (omen_leaf_enc_holds(&enc, key, tid) &&
-		ph->pd_upper - ph->pd_lower >= enc.key_width + enc.tid_width &&
-		lf.n < OMEN_LEAF_MAX_ENTRIES)
+	if (lf.n < OMEN_LEAF_MAX_ENTRIES)
 	{
-		if (leaf_appends_sorted(&lf, key, tid))
+		if (appends && holds && ph->pd_upper - ph->pd_lower >= enc.key_width + enc.tid_width)
 		{
 			leaf_append(index, buf, key, tid, true);
 			result.append_leaf = BufferGetBlockNumber(buf);
 			return result;
 		}
-		if (lf.n - lf.nsorted < OMEN_PENDING_MAX)
+
+		/*
+		 * Pending, if there is room.  An entry the fields cannot hold
+		 * waits there too (whole), unless it extends the sorted entries:
+		 * an ascending key past the fields' range widens them at once, as
+		 * the next appends would have to.
+		 */
+		if (lf.n - lf.nsorted < OMEN_PENDING_MAX &&
+			ph->pd_upper - ph->pd_lower >= omen_leaf_entry_bytes(page, false) &&
+			(holds || (!appends && omen_leaf_pending_holds(page, key, tid))))
 		{
 			leaf_append(index, buf, key, tid, false);
 			return result;
@@ -515,14 +610,27 @@ insert_into_leaf(Relation index, Buffer buf, int64 key, int64 tid)
 	keys = palloc((lf.n + 1) * sizeof(int64));
 	tids = palloc((lf.n + 1) * sizeof(int64));
 	total = gather_entries(page, key, tid, keys, tids, &newpos);
+	nfar = lf.format == OMEN_LEAF_PLAIN ? count_far(&enc, keys, tids, total) : 0;
 
-	if (lf.format == OMEN_LEAF_PLAIN && omen_leaf_enc_holds(&enc, key, tid) &&
+	if (lf.format == OMEN_LEAF_PLAIN && nfar == 0 &&
 		omen_leaf_plain_bytes(&enc, total) <= (int) OMEN_LEAF_SPACE)
 	{
 		/* a merge of the full pending area */
 		leaf_rewrite(index, buf, NULL, merge_start(&lf, key, tid), keys, tids, total);
 		if (newpos == total - 1)
 			result.append_leaf = BufferGetBlockNumber(buf);
+	}
+	else if (lf.format == OMEN_LEAF_PLAIN && nfar <= OMEN_PENDING_FAR_MAX && !appends &&
+			 omen_leaf_wide_pending(page) &&
+			 omen_leaf_plain_bytes(&enc, total - nfar) +
+			 nfar * (OMEN_PENDING_KEY_WIDTH + OMEN_PENDING_TID_WIDTH) <= (int) OMEN_LEAF_SPACE)
+	{
+		/*
+		 * A few far entries (late rows among rows in heap order): merge
+		 * the rest, and keep them pending rather than widening every
+		 * entry of the leaf, which would split it.
+		 */
+		merge_keeping_far(index, buf, &enc, keys, tids, total, nfar);
 	}
 	else
 	{
@@ -539,7 +647,7 @@ insert_into_leaf(Relation index, Buffer buf, int64 key, int64 tid)
 								 &result.want_retrain))
 			;
 		else if ((s = choose_split(keys, tids, total, newpos, omen_reloption_fillfactor(index),
-								   &lenc, &renc)) > 0)
+								   &enc, &lenc, &renc)) > 0)
 		{
 			BlockNumber rblkno = split_leaf(index, buf, keys, tids, total, s, &lenc, &renc,
 											&result.want_retrain);
@@ -553,11 +661,12 @@ insert_into_leaf(Relation index, Buffer buf, int64 key, int64 tid)
 		{
 			/*
 			 * The entry needs fields so wide that neither half would fit:
-			 * split the old entries and start over.  A PLAIN half fits in
-			 * at most the old widths; a RUNS leaf's old entries took at
-			 * most a page plus its pending area, and a far TID costs a run
-			 * of its own, not wider gaps (run_takes_gap), so halves by
-			 * bytes fit.
+			 * split the old entries and start over.  A half of them fits:
+			 * the entries the leaf's fields hold in at most those widths,
+			 * the far ones pending as they were (half_fits); a RUNS
+			 * leaf's old entries took at most a page plus its pending
+			 * area, and a far TID costs a run of its own, not wider gaps
+			 * (run_takes_gap), so halves by bytes fit.
 			 */
 			int			n = total - 1;
 

@@ -6,8 +6,11 @@
  * A PLAIN leaf stores each key as key - key_base in key_width bytes and
  * each TID as encoded TID - tid_base in tid_width bytes (omen.h).  The
  * widths are chosen from the range of what the leaf holds when it is
- * written in full (build, split, merge, VACUUM); an insert whose key or
- * TID falls outside that range rewrites the leaf with wider fields.
+ * written in full (build, split, merge, VACUUM).  An entry whose key or
+ * TID falls outside that range (a far entry) waits in the pending area,
+ * stored whole, in a leaf flagged OMEN_P_WIDE_PENDING (format 5); there,
+ * or in a format-4 leaf at once, enough of them rewrite the leaf with
+ * wider fields (omeninsert.c).
  * Decoding is an unaligned 8-byte load and a mask, so a search costs what
  * it would over a plain int64 array.
  *
@@ -280,6 +283,8 @@ omen_leaf_choose_enc(const int64 *keys, const int64 *tids, int n, OmenLeafEnc *e
 	int			i;
 
 	enc->n = n;
+	enc->nfar = 0;
+	enc->wide_pending = false;
 	enc->format = OMEN_LEAF_PLAIN;
 	enc->off_bits = 0;
 	enc->nruns = 0;
@@ -332,7 +337,89 @@ omen_leaf_choose_enc(const int64 *keys, const int64 *tids, int n, OmenLeafEnc *e
 bool
 omen_leaf_fits(const OmenLeafEnc *enc)
 {
-	return enc->bytes <= (int) OMEN_LEAF_SPACE && enc->n <= OMEN_LEAF_MAX_ENTRIES;
+	return enc->bytes <= (int) OMEN_LEAF_SPACE && enc->n <= OMEN_LEAF_MAX_ENTRIES &&
+		enc->nfar <= OMEN_PENDING_MAX;
+}
+
+/* Can fields with these bases and widths store (key, tid)? */
+static inline bool
+fields_hold(int64 key_base, int key_width, int64 tid_base, int tid_width, int64 key, int64 tid)
+{
+	return key >= key_base && tid >= tid_base &&
+		((uint64) key - (uint64) key_base) <= omen_width_mask(key_width) &&
+		((uint64) tid - (uint64) tid_base) <= omen_width_mask(tid_width);
+}
+
+/*
+ * Divide entries (in position order) into those fields with these bases
+ * and widths store and the far ones, each kept in order (fkeys and ftids
+ * may be NULL).  Returns how many are held.
+ */
+int
+omen_leaf_divide_far(int64 key_base, int key_width, int64 tid_base, int tid_width,
+					 const int64 *keys, const int64 *tids, int n,
+					 int64 *hkeys, int64 *htids, int64 *fkeys, int64 *ftids)
+{
+	int			nheld = 0;
+	int			nfar = 0;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		if (fields_hold(key_base, key_width, tid_base, tid_width, keys[i], tids[i]))
+		{
+			hkeys[nheld] = keys[i];
+			htids[nheld] = tids[i];
+			nheld++;
+		}
+		else if (fkeys)
+		{
+			fkeys[nfar] = keys[i];
+			ftids[nfar] = tids[i];
+			nfar++;
+		}
+	}
+	return nheld;
+}
+
+/*
+ * An encoding for the entries (in position order) that stores those the
+ * fields of 'ref' hold as omen_leaf_choose_enc would store them alone,
+ * and the others -- far entries -- pending, whole (the leaf is written
+ * OMEN_P_WIDE_PENDING).  For a leaf whose narrow fields met a few far
+ * entries (rows updated or inserted late into a heap in key order: TIDs
+ * at the heap's end among neighbours'): it lets a split or VACUUM keep
+ * them pending instead of widening every entry, so that each half of a
+ * leaf takes at most the bytes its entries took in the leaf.  'ref' is
+ * the leaf's own encoding (omen_leaf_get_enc).  False if the leaf cannot
+ * store far entries (a format-4 index) or more entries are far than a
+ * pending area holds.
+ */
+bool
+omen_leaf_choose_enc_near(const int64 *keys, const int64 *tids, int n,
+						  const OmenLeafEnc *ref, OmenLeafEnc *enc)
+{
+	int64	   *hkeys;
+	int64	   *htids;
+	int			nheld;
+
+	if (!ref->wide_pending)
+		return false;
+	hkeys = palloc(Max(n, 1) * sizeof(int64));
+	htids = palloc(Max(n, 1) * sizeof(int64));
+	nheld = omen_leaf_divide_far(ref->key_base, ref->key_width, ref->tid_base, ref->tid_width,
+								 keys, tids, n, hkeys, htids, NULL, NULL);
+	omen_leaf_choose_enc(hkeys, htids, nheld, enc);
+	pfree(hkeys);
+	pfree(htids);
+	enc->n = n;
+	enc->nfar = n - nheld;
+	enc->bytes += enc->nfar * (OMEN_PENDING_KEY_WIDTH + OMEN_PENDING_TID_WIDTH);
+	enc->hold_key_base = ref->key_base;
+	enc->hold_tid_base = ref->tid_base;
+	enc->hold_key_width = ref->key_width;
+	enc->hold_tid_width = ref->tid_width;
+	return enc->nfar <= OMEN_PENDING_MAX;
 }
 
 void
@@ -384,9 +471,7 @@ omen_run_sizer_bytes(const OmenRunSizer *sz, int key_width, int tid_width)
 bool
 omen_leaf_enc_holds(const OmenLeafEnc *enc, int64 key, int64 tid)
 {
-	return key >= enc->key_base && tid >= enc->tid_base &&
-		((uint64) key - (uint64) enc->key_base) <= omen_width_mask(enc->key_width) &&
-		((uint64) tid - (uint64) enc->tid_base) <= omen_width_mask(enc->tid_width);
+	return fields_hold(enc->key_base, enc->key_width, enc->tid_base, enc->tid_width, key, tid);
 }
 
 void
@@ -403,6 +488,8 @@ omen_leaf_get_enc(Page page, OmenLeafEnc *enc)
 	enc->nruns = omen_leaf_nruns(page);
 	enc->n = OmenLeafNEntries(page);
 	enc->bytes = omen_leaf_used_bytes(page);
+	enc->nfar = 0;
+	enc->wide_pending = omen_leaf_wide_pending(page);
 }
 
 /* The bytes n entries take in a PLAIN leaf with enc's widths. */
@@ -469,8 +556,40 @@ set_bounds(Page page, const OmenLeafHeader *h, int n)
  * (omen_leaf_choose_enc, or a wider PLAIN one that holds them and fits the
  * page).  Fences and links are untouched.
  */
+static void write_sorted(Page page, const OmenLeafEnc *enc, int n, const int64 *keys,
+						 const int64 *tids);
+
 void
 omen_leaf_write(Page page, const OmenLeafEnc *enc, int n, const int64 *keys, const int64 *tids)
+{
+	/* callers write inside critical sections, where palloc is not allowed */
+	static int64 hkeys[OMEN_LEAF_MAX_ENTRIES];
+	static int64 htids[OMEN_LEAF_MAX_ENTRIES];
+	static int64 fkeys[OMEN_PENDING_MAX];
+	static int64 ftids[OMEN_PENDING_MAX];
+	int			nheld;
+	int			i;
+
+	Assert(enc->n == n);
+	Assert(enc->nfar == 0 || omen_leaf_wide_pending(page));
+	if (enc->nfar == 0)
+	{
+		write_sorted(page, enc, n, keys, tids);
+		return;
+	}
+	/* the entries the fields hold, sorted; then the far ones, pending */
+	Assert(n <= OMEN_LEAF_MAX_ENTRIES && enc->nfar <= OMEN_PENDING_MAX);
+	nheld = omen_leaf_divide_far(enc->hold_key_base, enc->hold_key_width, enc->hold_tid_base,
+								 enc->hold_tid_width, keys, tids, n, hkeys, htids, fkeys, ftids);
+	Assert(n - nheld == enc->nfar);
+	write_sorted(page, enc, nheld, hkeys, htids);
+	for (i = 0; i < enc->nfar; i++)
+		omen_leaf_append(page, fkeys[i], ftids[i], false);
+}
+
+/* omen_leaf_write's entries that go sorted: all of them, or the near ones */
+static void
+write_sorted(Page page, const OmenLeafEnc *enc, int n, const int64 *keys, const int64 *tids)
 {
 	OmenLeafHeader *h = OmenLeafGetHeader(page);
 	int			i;
@@ -486,12 +605,13 @@ omen_leaf_write(Page page, const OmenLeafEnc *enc, int n, const int64 *keys, con
 	{
 		char	   *dst = (char *) page + OMEN_LEAF_DATA;
 		int			nruns = enc->nruns;
+		int			runs_bytes = enc->bytes - enc->nfar * (OMEN_PENDING_KEY_WIDTH + OMEN_PENDING_TID_WIDTH);
 
-		Assert(enc->n == n && omen_leaf_fits(enc));
+		Assert(enc->n - enc->nfar == n && omen_leaf_fits(enc));
 		h->off_bits = (uint8) enc->off_bits;
-		memset(dst, 0, enc->bytes);
+		memset(dst, 0, runs_bytes);
 		h->sorted_bytes = (uint16) runs_layout(dst, enc, n, keys, tids, &nruns);
-		Assert(h->sorted_bytes == enc->bytes);
+		Assert(h->sorted_bytes == runs_bytes);
 	}
 	else
 	{
@@ -527,24 +647,60 @@ omen_leaf_write_from(Page page, int from, int n, const int64 *keys, const int64 
 /*
  * Append one entry beside the hole: to the sorted entries of a PLAIN leaf
  * (it must follow all of them and nothing may be pending) or to the
- * pending area.  The page's encoding must hold it and the page must have
- * room.
+ * pending area.  The sorted entries' fields must hold it (the pending
+ * area's too: omen_leaf_pending_holds) and the page must have room.
  */
 void
 omen_leaf_append(Page page, int64 key, int64 tid, bool sorted)
 {
 	OmenLeafHeader *h = OmenLeafGetHeader(page);
 	PageHeader	ph = (PageHeader) page;
+	int			kw = h->key_width;
+	int			tw = h->tid_width;
+	uint64		kbase = (uint64) h->key_base;
+	uint64		tbase = (uint64) h->tid_base;
 
-	Assert(ph->pd_upper - ph->pd_lower >= h->key_width + h->tid_width);
 	Assert(!sorted || (h->format == OMEN_LEAF_PLAIN && h->nsorted == OmenLeafNEntries(page)));
-	store_value((char *) page + ph->pd_lower, (uint64) key - (uint64) h->key_base, h->key_width);
-	store_value((char *) page + ph->pd_upper - h->tid_width, (uint64) tid - (uint64) h->tid_base,
-				h->tid_width);
-	ph->pd_lower += h->key_width;
-	ph->pd_upper -= h->tid_width;
+	if (!sorted && omen_leaf_wide_pending(page))
+	{
+		kw = OMEN_PENDING_KEY_WIDTH;
+		tw = OMEN_PENDING_TID_WIDTH;
+		kbase = 0;
+		tbase = 0;
+	}
+	Assert(ph->pd_upper - ph->pd_lower >= kw + tw);
+	store_value((char *) page + ph->pd_lower, (uint64) key - kbase, kw);
+	store_value((char *) page + ph->pd_upper - tw, (uint64) tid - tbase, tw);
+	ph->pd_lower += kw;
+	ph->pd_upper -= tw;
 	if (sorted)
 		h->nsorted++;
+}
+
+/* The bytes one more entry takes in the leaf: sorted, or pending. */
+int
+omen_leaf_entry_bytes(Page page, bool sorted)
+{
+	OmenLeafHeader *h = OmenLeafGetHeader(page);
+	int			kw;
+	int			tw;
+
+	if (sorted)
+		return h->key_width + h->tid_width;
+	omen_leaf_pending_widths(page, &kw, &tw);
+	return kw + tw;
+}
+
+/* Can the leaf's pending area take (key, tid)? */
+bool
+omen_leaf_pending_holds(Page page, int64 key, int64 tid)
+{
+	OmenLeafEnc enc;
+
+	if (omen_leaf_wide_pending(page))
+		return true;
+	omen_leaf_get_enc(page, &enc);
+	return omen_leaf_enc_holds(&enc, key, tid);
 }
 
 /*
@@ -565,9 +721,21 @@ omen_leaf_bytes_from(Page page, int from, Size *kstart, Size *tend)
 		*tend = ((PageHeader) page)->pd_special;
 		return;
 	}
-	/* in a PLAIN leaf, sorted entry i lies where pending entry i - nsorted would */
-	*kstart = (Size) ((int) omen_leaf_pending_keys_at(page) + past * h->key_width);
-	*tend = (Size) ((int) omen_leaf_pending_tids_end(page) - past * h->tid_width);
+	if (past < 0)
+	{
+		/* sorted entry 'from' of a PLAIN leaf, and all after it */
+		*kstart = (Size) (OMEN_LEAF_DATA + from * h->key_width);
+		*tend = (Size) (((PageHeader) page)->pd_special - from * h->tid_width);
+	}
+	else
+	{
+		int			pkw;
+		int			ptw;
+
+		omen_leaf_pending_widths(page, &pkw, &ptw);
+		*kstart = (Size) ((int) omen_leaf_pending_keys_at(page) + past * pkw);
+		*tend = (Size) ((int) omen_leaf_pending_tids_end(page) - past * ptw);
+	}
 }
 
 /* Run r's directory entry (omen.h: OMEN_RUN_DIR_*). */
@@ -727,9 +895,10 @@ omen_leaf_check_layout(Page page, bool whole_runs, char *why, Size whylen)
 	/* the pending entries' bytes */
 	pk = ph->pd_lower - OMEN_LEAF_DATA - sorted_k;
 	pt = ph->pd_special - sorted_t - ph->pd_upper;
+	omen_leaf_pending_widths(page, &kw, &tw);
 	if (pk % kw != 0 || pt % tw != 0 || pk / kw != pt / tw)
 	{
-		snprintf(why, whylen, "leaf holds %d keys but %d heap pointers (widths %d and %d)",
+		snprintf(why, whylen, "leaf holds %d keys but %d heap pointers (pending widths %d and %d)",
 				 h->nsorted + pk / kw, h->nsorted + pt / tw, kw, tw);
 		return false;
 	}

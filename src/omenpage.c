@@ -133,12 +133,12 @@ omen_check_metapage(Relation index, Page page)
 	if (meta->magic != OMEN_MAGIC)
 		omen_corrupt(index, OMEN_METAPAGE_BLKNO, "metapage magic is 0x%08X, expected 0x%08X",
 					 meta->magic, OMEN_MAGIC);
-	if (meta->format_version != OMEN_FORMAT_VERSION)
+	if (meta->format_version < OMEN_FORMAT_VERSION_MIN || meta->format_version > OMEN_FORMAT_VERSION)
 		ereport(ERROR,
 				(errcode(ERRCODE_INDEX_CORRUPTED),
-				 errmsg("index \"%s\" has on-disk format version %u at block %u, expected %u",
+				 errmsg("index \"%s\" has on-disk format version %u at block %u, expected %u to %u",
 						RelationGetRelationName(index), meta->format_version,
-						OMEN_METAPAGE_BLKNO, OMEN_FORMAT_VERSION),
+						OMEN_METAPAGE_BLKNO, OMEN_FORMAT_VERSION_MIN, OMEN_FORMAT_VERSION),
 				 errhint("REINDEX it with this version of omen_index.")));
 }
 

@@ -31,7 +31,9 @@
 /*
  * Remove the dead entries of one locked leaf.  The survivors are written
  * back sorted, in the smallest encoding that holds them (so VACUUM also
- * merges the pending area).  Survivors of a RUNS leaf that no longer fit
+ * merges the pending area), or, if that does not fit the page, with the
+ * entries the leaf's fields cannot hold pending as they were (far entries:
+ * omen_leaf_choose_enc_near).  Survivors of a RUNS leaf that no longer fit
  * it (see omen_split_leaf_entries) are split over it and a new right
  * sibling, which the caller's walk then skips; *want_retrain is set if
  * that split asks for a retrain.  Returns how many entries the leaf and
@@ -69,8 +71,15 @@ vacuum_leaf(Relation index, Buffer buf, IndexBulkDeleteResult *stats,
 	omen_leaf_choose_enc(keys, tids, keep, &enc);
 	if (!omen_leaf_fits(&enc))
 	{
-		*want_retrain |= omen_split_leaf_entries(index, buf, keys, tids, keep);
-		return keep;
+		OmenLeafEnc ref;
+
+		/* far entries kept pending take what they took before */
+		omen_leaf_get_enc(page, &ref);
+		if (!omen_leaf_choose_enc_near(keys, tids, keep, &ref, &enc) || !omen_leaf_fits(&enc))
+		{
+			*want_retrain |= omen_split_leaf_entries(index, buf, keys, tids, keep);
+			return keep;
+		}
 	}
 	omen_xlog_start(&xl, index);
 	START_CRIT_SECTION();

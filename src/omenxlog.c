@@ -276,6 +276,8 @@ omen_xlog_append(Relation index, Buffer buf, bool sorted)
 	OmenLeafHeader *h = OmenLeafGetHeader(page);
 	char		data[4 * FRAGMENT_HEADER + 2 * sizeof(LocationIndex) + sizeof(h->nsorted) + 2 * sizeof(int64)];
 	char	   *p = data;
+	int			kw = h->key_width;
+	int			tw = h->tid_width;
 	XLogRecPtr	lsn;
 
 	Assert(CritSectionCount > 0);
@@ -283,12 +285,14 @@ omen_xlog_append(Relation index, Buffer buf, bool sorted)
 	MarkBufferDirty(buf);
 	if (!RelationNeedsWAL(index))
 		return;
-	Assert(h->key_width <= sizeof(int64) && h->tid_width <= sizeof(int64));
+	if (!sorted)
+		omen_leaf_pending_widths(page, &kw, &tw);
+	Assert(kw <= sizeof(int64) && tw <= sizeof(int64));
 	p = put_fragment(p, page, offsetof(PageHeaderData, pd_lower), 2 * sizeof(LocationIndex));
 	if (sorted)
 		p = put_fragment(p, page, (char *) &h->nsorted - (char *) page, sizeof(h->nsorted));
-	p = put_fragment(p, page, ph->pd_lower - h->key_width, h->key_width);
-	p = put_fragment(p, page, ph->pd_upper, h->tid_width);
+	p = put_fragment(p, page, ph->pd_lower - kw, kw);
+	p = put_fragment(p, page, ph->pd_upper, tw);
 	Assert(p - data <= (int) sizeof(data));
 
 	XLogBeginInsert();

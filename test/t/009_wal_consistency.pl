@@ -60,6 +60,20 @@ $primary->safe_psql('postgres', q{
     INSERT INTO w SELECT (hashint4(g + 9) & 262143), -g FROM generate_series(1, 10000) g;
     SELECT omen_index_retrain('w_omen', true);
     VACUUM w;
+    -- far entries: rows in key order, then updated and inserted late (at
+    -- the heap's end): pending whole, merges and VACUUM that keep them
+    -- there, then so many that leaves widen and split
+    CREATE TABLE f (k int8, pad int);
+    INSERT INTO f SELECT g, 0 FROM generate_series(1, 40000) g;
+    CREATE INDEX f_omen ON f USING omen (k);
+    UPDATE f SET pad = 1 WHERE k % 100 = 7;
+    VACUUM f;
+    INSERT INTO f SELECT g * 20, 2 FROM generate_series(1, 40) g;
+    DELETE FROM f WHERE k BETWEEN 2000 AND 2700;
+    VACUUM f;
+    INSERT INTO f SELECT 1000 + g, 3 FROM generate_series(1, 60) g;
+    UPDATE f SET pad = 4 WHERE k % 10 = 3;
+    VACUUM f;
 });
 $primary->wait_for_catchup($standby, 'replay');
 
@@ -74,7 +88,9 @@ my @queries = (
 	'SELECT k, pad FROM w WHERE k < 100',
 	'SELECT pad FROM w WHERE k IS NULL',
 	'SELECT k FROM w WHERE k IN (-9223372036854775808, 0, 10, 9223372036854775807)',
-	'SELECT k FROM w ORDER BY k DESC LIMIT 500');
+	'SELECT k FROM w ORDER BY k DESC LIMIT 500',
+	'SELECT k, pad FROM f WHERE k < 3000',
+	'SELECT k, pad FROM f WHERE k % 10 = 3 AND k > 30000');
 foreach my $q (@queries)
 {
 	my $sql = "SET enable_seqscan = off; "
@@ -84,6 +100,8 @@ foreach my $q (@queries)
 }
 is($primary->safe_psql('postgres', "SELECT omen_index_check('w_omen', true)"), '',
 	'the primary passes the check');
+is($primary->safe_psql('postgres', "SELECT omen_index_check('f_omen', true)"), '',
+	'the primary passes the check of the far entries\' index');
 
 $standby->stop;
 $primary->stop;
