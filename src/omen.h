@@ -207,8 +207,9 @@ typedef struct OmenLeafHeader
  * A leaf flagged OMEN_P_WIDE_PENDING (every leaf of a format-5 index: the
  * build sets it and a split's new leaf inherits it) stores a pending entry
  * whole, the key in 8 bytes and the encoded TID in 6, so that any entry
- * can wait there, not only those the sorted entries' fields hold.  A merge leaves the entries those fields cannot
- * hold pending, up to OMEN_PENDING_FAR_MAX of them (omeninsert.c).
+ * can wait there, not only those the sorted entries' fields hold.  A
+ * merge leaves the entries those fields cannot hold pending, up to
+ * OMEN_PENDING_FAR_MAX of them (omeninsert.c).
  */
 #define OMEN_PENDING_KEY_WIDTH	8
 #define OMEN_PENDING_TID_WIDTH	6
@@ -354,21 +355,23 @@ omen_leaf_wide_pending(Page page)
 	return (OmenPageGetOpaque(page)->flags & OMEN_P_WIDE_PENDING) != 0;
 }
 
-/* The bytes a pending key and a pending TID take in the leaf. */
+/*
+ * The bytes a pending key and a pending TID take in the leaf and, if
+ * kbase is given, the bases they are stored from: whole (no base) in a
+ * WIDE_PENDING leaf, else in the sorted entries' fields.
+ */
 static inline void
-omen_leaf_pending_widths(Page page, int *kw, int *tw)
+omen_leaf_pending_fields(Page page, int *kw, int *tw, uint64 *kbase, uint64 *tbase)
 {
 	OmenLeafHeader *h = OmenLeafGetHeader(page);
+	bool		wide = omen_leaf_wide_pending(page);
 
-	if (omen_leaf_wide_pending(page))
+	*kw = wide ? OMEN_PENDING_KEY_WIDTH : h->key_width;
+	*tw = wide ? OMEN_PENDING_TID_WIDTH : h->tid_width;
+	if (kbase)
 	{
-		*kw = OMEN_PENDING_KEY_WIDTH;
-		*tw = OMEN_PENDING_TID_WIDTH;
-	}
-	else
-	{
-		*kw = h->key_width;
-		*tw = h->tid_width;
+		*kbase = wide ? 0 : (uint64) h->key_base;
+		*tbase = wide ? 0 : (uint64) h->tid_base;
 	}
 }
 
@@ -379,7 +382,7 @@ OmenLeafNEntries(Page page)
 	int			kw;
 	int			tw;
 
-	omen_leaf_pending_widths(page, &kw, &tw);
+	omen_leaf_pending_fields(page, &kw, &tw, NULL, NULL);
 	return h->nsorted + (int) ((((PageHeader) page)->pd_lower - omen_leaf_pending_keys_at(page)) / kw);
 }
 
@@ -423,17 +426,8 @@ omen_leaf_open(Page page, OmenLeaf *lf)
 	lf->tids = (const char *) page + ph->pd_special;
 	lf->pkeys = lf->keys + sorted_k;
 	lf->ptids = lf->tids - sorted_t;
-	omen_leaf_pending_widths(page, &lf->pkey_width, &lf->ptid_width);
-	if (omen_leaf_wide_pending(page))
-	{
-		lf->pkey_base = 0;
-		lf->ptid_base = 0;
-	}
-	else
-	{
-		lf->pkey_base = lf->key_base;
-		lf->ptid_base = lf->tid_base;
-	}
+	omen_leaf_pending_fields(page, &lf->pkey_width, &lf->ptid_width,
+							 &lf->pkey_base, &lf->ptid_base);
 	lf->pkey_mask = omen_width_mask(lf->pkey_width);
 	lf->ptid_mask = omen_width_mask(lf->ptid_width);
 	lf->nruns = omen_leaf_nruns(page);
@@ -797,8 +791,6 @@ extern void omen_leaf_init(Page page, uint16 flags);
 extern void omen_leaf_write(Page page, const OmenLeafEnc *enc, int n, const int64 *keys, const int64 *tids);
 extern void omen_leaf_write_from(Page page, int from, int n, const int64 *keys, const int64 *tids);
 extern void omen_leaf_append(Page page, int64 key, int64 tid, bool sorted);
-extern int	omen_leaf_entry_bytes(Page page, bool sorted);
-extern bool omen_leaf_pending_holds(Page page, int64 key, int64 tid);
 extern bool omen_leaf_check_layout(Page page, bool whole_runs, char *why, Size whylen);
 extern void omen_leaf_bytes_from(Page page, int from, Size *kstart, Size *tend);
 extern int	omen_leaf_lower_bound(const OmenLeaf *lf, int64 key, int64 tid);

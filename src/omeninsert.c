@@ -460,11 +460,14 @@ leaf_rewrite(Relation index, Buffer buf, const OmenLeafEnc *enc, int from,
 
 /*
  * The first sorted entry a merge of the pending entries and (key, tid)
- * moves: the sorted position of the least of them.
+ * moves: the sorted position of the least of them that the leaf's
+ * encoding holds (far ones stay pending: merge_keeping_far), or the end
+ * of the sorted entries if it holds none.
  */
 static int
-merge_start(const OmenLeaf *lf, int64 key, int64 tid)
+merge_start(const OmenLeaf *lf, const OmenLeafEnc *enc, int64 key, int64 tid)
 {
+	bool		found = omen_leaf_enc_holds(enc, key, tid);
 	int64		mk = key;
 	int64		mt = tid;
 	int			i;
@@ -474,13 +477,14 @@ merge_start(const OmenLeaf *lf, int64 key, int64 tid)
 		int64		k = omen_leaf_pending_key(lf, i);
 		int64		t = omen_leaf_pending_tid(lf, i);
 
-		if (omen_pos_cmp(k, t, mk, mt) < 0)
+		if (omen_leaf_enc_holds(enc, k, t) && (!found || omen_pos_cmp(k, t, mk, mt) < 0))
 		{
 			mk = k;
 			mt = t;
+			found = true;
 		}
 	}
-	return omen_leaf_lower_bound(lf, mk, mt);
+	return found ? omen_leaf_lower_bound(lf, mk, mt) : lf->nsorted;
 }
 
 /*
@@ -498,33 +502,25 @@ leaf_appends_sorted(const OmenLeaf *lf, int64 key, int64 tid)
 /*
  * Write a merge of the full pending area that leaves the far entries
  * pending: the entries the leaf's fields hold go into the sorted entries,
- * rewritten from the first one that moves, and the nfar others stay
+ * rewritten from entry 'from' (merge_start), and the nfar others stay
  * pending, whole.  One WAL record, as a merge.
  */
 static void
-merge_keeping_far(Relation index, Buffer buf, const OmenLeafEnc *enc, const int64 *keys,
-				  const int64 *tids, int total, int nfar)
+merge_keeping_far(Relation index, Buffer buf, const OmenLeafEnc *enc, int from,
+				  const int64 *keys, const int64 *tids, int total, int nfar)
 {
 	Page		page = BufferGetPage(buf);
-	OmenLeaf	lf;
 	int64	   *hkeys = palloc(total * sizeof(int64));
 	int64	   *htids = palloc(total * sizeof(int64));
 	int64	   *fkeys = palloc(Max(nfar, 1) * sizeof(int64));
 	int64	   *ftids = palloc(Max(nfar, 1) * sizeof(int64));
 	int			nheld;
-	int			from;
 	int			i;
 	OmenXLog	xl;
 
-	omen_leaf_open(page, &lf);
 	nheld = omen_leaf_divide_far(enc->key_base, enc->key_width, enc->tid_base, enc->tid_width,
 								 keys, tids, total, hkeys, htids, fkeys, ftids);
-	Assert(total - nheld == nfar && nheld >= lf.nsorted);
-
-	/* the first sorted entry that moves: where the held ones first differ */
-	for (from = 0; from < lf.nsorted; from++)
-		if (omen_leaf_key(&lf, from) != hkeys[from] || omen_leaf_tid(&lf, from) != htids[from])
-			break;
+	Assert(total - nheld == nfar && from <= OmenLeafGetHeader(page)->nsorted);
 
 	omen_xlog_start(&xl, index);
 	START_CRIT_SECTION();
@@ -538,19 +534,6 @@ merge_keeping_far(Relation index, Buffer buf, const OmenLeafEnc *enc, const int6
 	pfree(htids);
 	pfree(fkeys);
 	pfree(ftids);
-}
-
-/* How many of the entries the encoding cannot store. */
-static int
-count_far(const OmenLeafEnc *enc, const int64 *keys, const int64 *tids, int n)
-{
-	int			nfar = 0;
-	int			i;
-
-	for (i = 0; i < n; i++)
-		if (!omen_leaf_enc_holds(enc, keys[i], tids[i]))
-			nfar++;
-	return nfar;
 }
 
 /*
@@ -598,8 +581,8 @@ insert_into_leaf(Relation index, Buffer buf, int64 key, int64 tid)
 		 * the next appends would have to.
 		 */
 		if (lf.n - lf.nsorted < OMEN_PENDING_MAX &&
-			ph->pd_upper - ph->pd_lower >= omen_leaf_entry_bytes(page, false) &&
-			(holds || (!appends && omen_leaf_pending_holds(page, key, tid))))
+			ph->pd_upper - ph->pd_lower >= lf.pkey_width + lf.ptid_width &&
+			(holds || (!appends && omen_leaf_wide_pending(page))))
 		{
 			leaf_append(index, buf, key, tid, false);
 			return result;
@@ -610,13 +593,15 @@ insert_into_leaf(Relation index, Buffer buf, int64 key, int64 tid)
 	keys = palloc((lf.n + 1) * sizeof(int64));
 	tids = palloc((lf.n + 1) * sizeof(int64));
 	total = gather_entries(page, key, tid, keys, tids, &newpos);
-	nfar = lf.format == OMEN_LEAF_PLAIN ? count_far(&enc, keys, tids, total) : 0;
+	nfar = lf.format != OMEN_LEAF_PLAIN ? 0 :
+		total - omen_leaf_divide_far(enc.key_base, enc.key_width, enc.tid_base, enc.tid_width,
+									 keys, tids, total, NULL, NULL, NULL, NULL);
 
 	if (lf.format == OMEN_LEAF_PLAIN && nfar == 0 &&
 		omen_leaf_plain_bytes(&enc, total) <= (int) OMEN_LEAF_SPACE)
 	{
 		/* a merge of the full pending area */
-		leaf_rewrite(index, buf, NULL, merge_start(&lf, key, tid), keys, tids, total);
+		leaf_rewrite(index, buf, NULL, merge_start(&lf, &enc, key, tid), keys, tids, total);
 		if (newpos == total - 1)
 			result.append_leaf = BufferGetBlockNumber(buf);
 	}
@@ -630,7 +615,8 @@ insert_into_leaf(Relation index, Buffer buf, int64 key, int64 tid)
 		 * the rest, and keep them pending rather than widening every
 		 * entry of the leaf, which would split it.
 		 */
-		merge_keeping_far(index, buf, &enc, keys, tids, total, nfar);
+		merge_keeping_far(index, buf, &enc, merge_start(&lf, &enc, key, tid), keys, tids, total,
+						  nfar);
 	}
 	else
 	{

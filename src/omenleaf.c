@@ -352,8 +352,8 @@ fields_hold(int64 key_base, int key_width, int64 tid_base, int tid_width, int64 
 
 /*
  * Divide entries (in position order) into those fields with these bases
- * and widths store and the far ones, each kept in order (fkeys and ftids
- * may be NULL).  Returns how many are held.
+ * and widths store and the far ones, each kept in order (either pair of
+ * arrays may be NULL, to only count).  Returns how many are held.
  */
 int
 omen_leaf_divide_far(int64 key_base, int key_width, int64 tid_base, int tid_width,
@@ -368,14 +368,20 @@ omen_leaf_divide_far(int64 key_base, int key_width, int64 tid_base, int tid_widt
 	{
 		if (fields_hold(key_base, key_width, tid_base, tid_width, keys[i], tids[i]))
 		{
-			hkeys[nheld] = keys[i];
-			htids[nheld] = tids[i];
+			if (hkeys)
+			{
+				hkeys[nheld] = keys[i];
+				htids[nheld] = tids[i];
+			}
 			nheld++;
 		}
-		else if (fkeys)
+		else
 		{
-			fkeys[nfar] = keys[i];
-			ftids[nfar] = tids[i];
+			if (fkeys)
+			{
+				fkeys[nfar] = keys[i];
+				ftids[nfar] = tids[i];
+			}
 			nfar++;
 		}
 	}
@@ -647,8 +653,8 @@ omen_leaf_write_from(Page page, int from, int n, const int64 *keys, const int64 
 /*
  * Append one entry beside the hole: to the sorted entries of a PLAIN leaf
  * (it must follow all of them and nothing may be pending) or to the
- * pending area.  The sorted entries' fields must hold it (the pending
- * area's too: omen_leaf_pending_holds) and the page must have room.
+ * pending area.  The fields it goes into must hold it (a WIDE_PENDING
+ * leaf's pending ones hold any entry) and the page must have room.
  */
 void
 omen_leaf_append(Page page, int64 key, int64 tid, bool sorted)
@@ -661,13 +667,8 @@ omen_leaf_append(Page page, int64 key, int64 tid, bool sorted)
 	uint64		tbase = (uint64) h->tid_base;
 
 	Assert(!sorted || (h->format == OMEN_LEAF_PLAIN && h->nsorted == OmenLeafNEntries(page)));
-	if (!sorted && omen_leaf_wide_pending(page))
-	{
-		kw = OMEN_PENDING_KEY_WIDTH;
-		tw = OMEN_PENDING_TID_WIDTH;
-		kbase = 0;
-		tbase = 0;
-	}
+	if (!sorted)
+		omen_leaf_pending_fields(page, &kw, &tw, &kbase, &tbase);
 	Assert(ph->pd_upper - ph->pd_lower >= kw + tw);
 	store_value((char *) page + ph->pd_lower, (uint64) key - kbase, kw);
 	store_value((char *) page + ph->pd_upper - tw, (uint64) tid - tbase, tw);
@@ -675,32 +676,6 @@ omen_leaf_append(Page page, int64 key, int64 tid, bool sorted)
 	ph->pd_upper -= tw;
 	if (sorted)
 		h->nsorted++;
-}
-
-/* The bytes one more entry takes in the leaf: sorted, or pending. */
-int
-omen_leaf_entry_bytes(Page page, bool sorted)
-{
-	OmenLeafHeader *h = OmenLeafGetHeader(page);
-	int			kw;
-	int			tw;
-
-	if (sorted)
-		return h->key_width + h->tid_width;
-	omen_leaf_pending_widths(page, &kw, &tw);
-	return kw + tw;
-}
-
-/* Can the leaf's pending area take (key, tid)? */
-bool
-omen_leaf_pending_holds(Page page, int64 key, int64 tid)
-{
-	OmenLeafEnc enc;
-
-	if (omen_leaf_wide_pending(page))
-		return true;
-	omen_leaf_get_enc(page, &enc);
-	return omen_leaf_enc_holds(&enc, key, tid);
 }
 
 /*
@@ -732,7 +707,7 @@ omen_leaf_bytes_from(Page page, int from, Size *kstart, Size *tend)
 		int			pkw;
 		int			ptw;
 
-		omen_leaf_pending_widths(page, &pkw, &ptw);
+		omen_leaf_pending_fields(page, &pkw, &ptw, NULL, NULL);
 		*kstart = (Size) ((int) omen_leaf_pending_keys_at(page) + past * pkw);
 		*tend = (Size) ((int) omen_leaf_pending_tids_end(page) - past * ptw);
 	}
@@ -895,7 +870,7 @@ omen_leaf_check_layout(Page page, bool whole_runs, char *why, Size whylen)
 	/* the pending entries' bytes */
 	pk = ph->pd_lower - OMEN_LEAF_DATA - sorted_k;
 	pt = ph->pd_special - sorted_t - ph->pd_upper;
-	omen_leaf_pending_widths(page, &kw, &tw);
+	omen_leaf_pending_fields(page, &kw, &tw, NULL, NULL);
 	if (pk % kw != 0 || pt % tw != 0 || pk / kw != pt / tw)
 	{
 		snprintf(why, whylen, "leaf holds %d keys but %d heap pointers (pending widths %d and %d)",

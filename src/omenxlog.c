@@ -286,7 +286,7 @@ omen_xlog_append(Relation index, Buffer buf, bool sorted)
 	if (!RelationNeedsWAL(index))
 		return;
 	if (!sorted)
-		omen_leaf_pending_widths(page, &kw, &tw);
+		omen_leaf_pending_fields(page, &kw, &tw, NULL, NULL);
 	Assert(kw <= sizeof(int64) && tw <= sizeof(int64));
 	p = put_fragment(p, page, offsetof(PageHeaderData, pd_lower), 2 * sizeof(LocationIndex));
 	if (sorted)
