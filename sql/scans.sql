@@ -144,3 +144,68 @@ FETCH BACKWARD 2 FROM cur;
 FETCH LAST FROM cur;
 FETCH PRIOR FROM cur;
 COMMIT;
+
+-- every key and both its neighbours probed through the index (a nested
+-- loop) against a hash join.  The in-leaf search guesses a position from
+-- the leaf's first key and its high fence, and reads the leaf's last key
+-- when that guess is far off.  Leaves of clusters that stop far short of
+-- the next cluster (whose first key is their fence), also at the ends of
+-- the int8 range (a fence - first key gap above INT64_MAX); keys spread at
+-- random; runs of ~60 duplicates in random heap order (plain leaves); the
+-- least key repeated, then inserted more (an insert searches by key and
+-- heap TID); leaves split by inserts after the build; the last leaf.
+CREATE TABLE spread (k int8, pad int DEFAULT 0);
+INSERT INTO spread SELECT k FROM (
+    SELECT c * 1000000000000000 + g * 3 AS k
+        FROM generate_series(-4, 4) c, generate_series(1, 1500) g
+    UNION ALL
+    SELECT -9223372036854775000 + g * 7 FROM generate_series(1, 1500) g
+    UNION ALL
+    SELECT 9223372036854000000 + g * 11 FROM generate_series(1, 1500) g
+    UNION ALL
+    SELECT 5000000000000000 + (hashint4(g) & 1048575)::int8 * 7 FROM generate_series(1, 6000) g
+    UNION ALL
+    SELECT 6000000000000000 + CASE WHEN g % 1000 < 60 THEN g / 1000 * 1000 ELSE g END
+        FROM generate_series(1, 8000) g
+    UNION ALL
+    SELECT -9223372036854775808 FROM generate_series(1, 40) g) v
+ORDER BY hashint8(k), k;
+CREATE INDEX spread_omen ON spread USING omen (k);
+SELECT count(*) AS leaves,
+       count(*) FILTER (WHERE high_key::numeric - low_key::numeric > 1e14) AS leaves_ending_far_short
+FROM omen_index_leaves('spread_omen');
+INSERT INTO spread SELECT c * 1000000000000000 + 4501 + g * 5
+    FROM generate_series(-4, 4) c, generate_series(1, 700) g;
+INSERT INTO spread SELECT -9223372036854775808 FROM generate_series(1, 100);
+VACUUM ANALYZE spread;
+SELECT count(*) AS leaves FROM omen_index_leaves('spread_omen');
+SELECT omen_index_check('spread_omen', true);
+CREATE TABLE spread_probes AS
+    SELECT DISTINCT (k::numeric + d)::int8 AS q FROM spread, (VALUES (-1), (0), (1)) v(d)
+    WHERE k::numeric + d BETWEEN -9223372036854775808 AND 9223372036854775807;
+ANALYZE spread_probes;
+SET enable_hashjoin = off;
+SET enable_mergejoin = off;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT p.q, s.k FROM spread_probes p LEFT JOIN spread s ON s.k = p.q;
+CREATE TEMP TABLE via_index AS
+    SELECT p.q, count(s.k) AS n FROM spread_probes p LEFT JOIN spread s ON s.k = p.q GROUP BY p.q;
+SET enable_indexonlyscan = off;
+EXPLAIN (COSTS OFF) SELECT p.q, s.pad FROM spread_probes p LEFT JOIN spread s ON s.k = p.q;
+CREATE TEMP TABLE via_index_heap AS
+    SELECT p.q, count(s.pad) AS n FROM spread_probes p LEFT JOIN spread s ON s.k = p.q GROUP BY p.q;
+RESET ALL;
+SET enable_indexscan = off;
+SET enable_indexonlyscan = off;
+SET enable_bitmapscan = off;
+CREATE TEMP TABLE via_hash AS
+    SELECT p.q, count(s.k) AS n FROM spread_probes p LEFT JOIN spread s ON s.k = p.q GROUP BY p.q;
+RESET ALL;
+-- every row is found by the probe of its key, through the index
+SELECT (SELECT count(*) FROM spread) AS table_rows,
+       (SELECT sum(n) FROM via_index) AS found_index_only,
+       (SELECT sum(n) FROM via_index_heap) AS found_index;
+SELECT count(*) AS differences FROM via_hash h
+    FULL JOIN via_index i USING (q) FULL JOIN via_index_heap ih USING (q)
+    WHERE h.n IS DISTINCT FROM i.n OR h.n IS DISTINCT FROM ih.n;

@@ -145,6 +145,20 @@ typedef OmenPageOpaqueData *OmenPageOpaque;
 #define OmenPageIsLeaf(page)	((OmenPageGetOpaque(page)->flags & OMEN_P_LEAF) != 0)
 #define OmenPageIsRightmost(page) (OmenPageGetOpaque(page)->right == InvalidBlockNumber)
 
+/* where an omen page's special space starts (omen_init_page) */
+#define OMEN_SPECIAL_OFFSET		(BLCKSZ - MAXALIGN(sizeof(OmenPageOpaqueData)))
+
+/*
+ * Start loading the cache line at addr, to be read soon, so that its miss
+ * overlaps others instead of following them.  Only a hint: where the
+ * compiler has no such builtin it does nothing.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define omen_prefetch(addr)		__builtin_prefetch(addr)
+#else
+#define omen_prefetch(addr)		((void) 0)
+#endif
+
 /* The leftmost leaf's low fence and the rightmost leaf's high fence. */
 #define OMEN_POS_MIN_KEY		PG_INT64_MIN
 #define OMEN_POS_MAX_KEY		PG_INT64_MAX
@@ -278,6 +292,7 @@ typedef struct OmenLeaf
 	int			runs_bytes;		/* RUNS: bytes of the runs and their directory */
 	int			n;				/* entries */
 	int			nsorted;		/* of which sorted */
+	int64		high_key;		/* the key of the leaf's high fence */
 
 	/*
 	 * Where a damaged run is reported: a scan checks the runs it decodes
@@ -434,6 +449,7 @@ omen_leaf_open(Page page, OmenLeaf *lf)
 	lf->runs_bytes = h->sorted_bytes;
 	lf->nsorted = h->nsorted;
 	lf->n = h->nsorted + (int) ((ph->pd_lower - OMEN_LEAF_DATA - sorted_k) / lf->pkey_width);
+	lf->high_key = OmenPageGetOpaque(page)->high.key;
 	lf->rel = NULL;
 	lf->blkno = InvalidBlockNumber;
 }

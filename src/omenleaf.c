@@ -1054,18 +1054,97 @@ entry_before(const OmenLeaf *lf, int i, int64 key, int64 tid)
 #define OMEN_INTERPOLATE_MIN	16
 
 /*
+ * How far a search may gallop from the guess its leaf's high fence gave
+ * before it reads the leaf's last key for a better one: about two cache
+ * lines of 4-byte keys, twice the typical stray (sqrt(n) / 2) of a guess
+ * among ~1,000 keys spread at random.
+ */
+#define OMEN_FENCE_REACH		32
+
+/* (key - lo) / (hi - lo) of the way from entry 0 to entry n - 1, for lo < key <= hi */
+static inline int
+interpolate(int64 key, int64 lo, int64 hi, int n)
+{
+	int			guess = (int) ((double) ((uint64) key - (uint64) lo) /
+							   (double) ((uint64) hi - (uint64) lo) * (n - 1));
+
+	return Max(0, Min(guess, n - 1));
+}
+
+/*
+ * Narrow [*lo, *hi], which holds the first entry >= (key, tid), by
+ * galloping from guess (*lo <= guess < *hi) 1, 2, 4, ... entries away,
+ * towards the answer.  Returns true when [*lo, *hi] then holds the answer
+ * within the last step; false if the gallop went more than reach entries
+ * from the guess first, with [*lo, *hi] narrowed by what it read.
+ */
+static inline bool
+gallop(const OmenLeaf *lf, int64 key, int64 tid, int guess, int reach, int *lo, int *hi)
+{
+	int			a;
+	int			b;
+	int			step;
+
+	Assert(*lo <= guess && guess < *hi);
+	if (entry_before(lf, guess, key, tid))
+	{
+		/* the answer is in [guess + 1, *hi] */
+		a = b = guess + 1;
+		for (step = 1; b < *hi && entry_before(lf, b, key, tid); step <<= 1)
+		{
+			a = b + 1;
+			if (a - guess > reach)
+			{
+				*lo = a;
+				return false;
+			}
+			b = a + step;
+		}
+		*lo = a;
+		*hi = Min(b, *hi);
+	}
+	else
+	{
+		/* the answer is in [*lo, guess] */
+		a = b = guess;
+		for (step = 1; a > *lo && !entry_before(lf, a - 1, key, tid); step <<= 1)
+		{
+			b = a - 1;
+			if (guess - b > reach)
+			{
+				*hi = b;
+				return false;
+			}
+			a = Max(b - step, *lo);
+		}
+		*lo = a;
+		*hi = b;
+	}
+	return true;
+}
+
+/*
  * Index of the first sorted entry >= (key, tid).
  *
  * (A RUNS leaf is searched by its runs: runs_lower_bound().)
  *
  * A leaf holds up to ~1,000 entries, and bisecting them touches a new
- * cache line at nearly every step: on a probe that is most of the time
- * spent in the index once the model has named the leaf.  Keys within one
- * leaf are close to evenly spread (the leaf is a piece of the key
- * distribution the model fitted), so the position is first guessed by
- * interpolating between the leaf's least and greatest key, then bracketed
- * by galloping from the guess (1, 2, 4, ... entries away) and bisected
- * within the bracket.  A wrong guess only costs more steps.
+ * cache line at nearly every step: on a probe, most of the time spent in
+ * the index once the model has named the leaf goes to those misses.  Keys
+ * within one leaf are close to evenly spread (the leaf is a piece of the
+ * key distribution the model fitted), so the position is guessed by
+ * interpolation, bracketed by galloping from the guess and bisected within
+ * the bracket.  A wrong guess only costs more steps.
+ *
+ * The guess interpolates between the leaf's first key, which shares a
+ * cache line with the leaf header, and its high fence, which the lookup
+ * has read: no other line is waited for, and the lines of the guessed
+ * entry's key and TID are loaded together.  In a leaf whose keys stop well
+ * short of its fence (sparse data) that guess is far off: once the gallop
+ * strays more than OMEN_FENCE_REACH entries from it, the leaf's last key
+ * is read and the guess made again between the first and last keys.  The
+ * last leaf (whose fence is +infinity) and a key at or past the fence read
+ * the last key at once.
  */
 int
 omen_leaf_lower_bound(const OmenLeaf *lf, int64 key, int64 tid)
@@ -1079,40 +1158,34 @@ omen_leaf_lower_bound(const OmenLeaf *lf, int64 key, int64 tid)
 	if (n >= OMEN_INTERPOLATE_MIN)
 	{
 		int64		first = omen_leaf_key(lf, 0);
-		int64		last = omen_leaf_key(lf, n - 1);
+		int64		last;
 		int			guess;
-		int			step;
+		int			reach = OMEN_FENCE_REACH;
 
 		if (key <= first)
-			guess = 0;
-		else if (key > last)
-			return n;
-		else
-			guess = (int) ((double) ((uint64) key - (uint64) first) /
-						   (double) ((uint64) last - (uint64) first) * (n - 1));
-		guess = Max(0, Min(guess, n - 1));
-
-		if (entry_before(lf, guess, key, tid))
 		{
-			/* the answer is in [guess + 1, n]: gallop right */
-			lo = guess + 1;
-			hi = lo;
-			for (step = 1; hi < n && entry_before(lf, hi, key, tid); step <<= 1)
-			{
-				lo = hi + 1;
-				hi = lo + step;
-			}
-			hi = Min(hi, n);
+			/* at entry 0 (or in a run of its key): no better guess to make */
+			guess = 0;
+			reach = n;
+		}
+		else if (lf->high_key != OMEN_POS_MAX_KEY && key < lf->high_key)
+		{
+			guess = interpolate(key, first, lf->high_key, n);
+			omen_prefetch(lf->keys + guess * lf->key_width);
+			omen_prefetch(lf->tids - (guess + 1) * lf->tid_width);
 		}
 		else
+			guess = -1;
+		if (guess < 0 || !gallop(lf, key, tid, guess, reach, &lo, &hi))
 		{
-			/* the answer is in [0, guess]: gallop left */
-			hi = guess;
-			lo = hi;
-			for (step = 1; lo > 0 && !entry_before(lf, lo - 1, key, tid); step <<= 1)
+			/* key > first here, so last > first if key <= last */
+			if (lo < hi)
 			{
-				hi = lo - 1;
-				lo = Max(hi - step, 0);
+				last = omen_leaf_key(lf, n - 1);
+				if (key > last)
+					return n;
+				guess = Max(lo, Min(interpolate(key, first, last, n), hi - 1));
+				gallop(lf, key, tid, guess, n, &lo, &hi);
 			}
 		}
 	}

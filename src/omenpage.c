@@ -113,16 +113,25 @@ omen_check_scan_leaf(Relation index, Buffer buf, BlockNumber blkno, uint16 want)
  * Is the page a leaf of the wanted kind?  No ERROR: a page reached through
  * a link read before it was unlinked and recycled is not corrupt, just no
  * longer where the reader thought.
+ *
+ * On a probe this is the first read of the leaf, and both the header and
+ * the special space are usually cache misses.  The special space is read
+ * where it must be, not where pd_special says, so that the two loads do
+ * not depend on each other and the CPU waits for both misses at once; the
+ * header then says whether the page's special space is indeed there.
  */
 bool
 omen_page_is_leaf(Page page, uint16 want)
 {
-	OmenPageOpaque opaque;
+	PageHeader	ph = (PageHeader) page;
+	OmenPageOpaque opaque = (OmenPageOpaque) ((char *) page + OMEN_SPECIAL_OFFSET);
+	uint16		page_id = opaque->page_id;
+	uint16		flags = opaque->flags;
 
-	if (PageIsNew(page) || PageGetSpecialSize(page) != MAXALIGN(sizeof(OmenPageOpaqueData)))
+	if (PageIsNew(page) || PageGetPageSize(page) != BLCKSZ ||
+		ph->pd_special != OMEN_SPECIAL_OFFSET)
 		return false;
-	opaque = OmenPageGetOpaque(page);
-	return opaque->page_id == OMEN_PAGE_ID && (opaque->flags & OMEN_P_KIND_MASK) == want;
+	return page_id == OMEN_PAGE_ID && (flags & OMEN_P_KIND_MASK) == want;
 }
 
 void
@@ -188,6 +197,17 @@ omen_pin_recent(Relation index, BlockNumber blkno, Buffer *recent)
 {
 	Buffer		buf = *recent;
 
+	if (BufferIsValid(buf) && !RelationUsesLocalBuffers(index))
+	{
+		/*
+		 * The page is most likely still in that buffer: start loading the
+		 * lines a lookup reads first, the page and leaf headers and the
+		 * special space, while the buffer's descriptor is read and pinned
+		 * (a wrong guess costs two loads and no harm).
+		 */
+		omen_prefetch(BufferGetBlock(buf));
+		omen_prefetch((char *) BufferGetBlock(buf) + OMEN_SPECIAL_OFFSET);
+	}
 	if (BufferIsValid(buf) && !RelationUsesLocalBuffers(index) &&
 		BUF_STATE_GET_USAGECOUNT(pg_atomic_read_u32(&GetBufferDescriptor(buf - 1)->state)) >= BM_MAX_USAGE_COUNT &&
 		ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blkno, buf))

@@ -357,6 +357,15 @@ retrain_one(Oid indexid)
 		return false;
 
 	index = index_open(indexid, NoLock);
+
+	/*
+	 * A retrain reads and writes index pages only: it needs no snapshot.
+	 * Drop the catalog snapshot that the lookups above took, so that for as
+	 * long as the retrain runs (seconds, when it reads every leaf of a large
+	 * index) this worker holds back nobody's xmin horizon: VACUUM can still
+	 * mark new rows all-visible and prune, as with no worker at all.
+	 */
+	InvalidateCatalogSnapshot();
 	if (index->rd_indam->ambuild == omenbuild && !RELATION_IS_OTHER_TEMP(index))
 	{
 		pgstat_report_activity(STATE_RUNNING,
@@ -388,9 +397,7 @@ omen_worker_main(Datum arg)
 		CHECK_FOR_INTERRUPTS();
 		SetCurrentStatementStartTimestamp();
 		StartTransactionCommand();
-		PushActiveSnapshot(GetTransactionSnapshot());
 		retry = retrain_one(batch.indexes[i]);
-		PopActiveSnapshot();
 		CommitTransactionCommand();
 		pgstat_report_activity(STATE_IDLE, NULL);
 		if (retry)
