@@ -207,15 +207,14 @@ omen_pin_recent(Relation index, BlockNumber blkno, Buffer *recent)
 		 */
 		omen_prefetch(BufferGetBlock(buf));
 		omen_prefetch((char *) BufferGetBlock(buf) + OMEN_SPECIAL_OFFSET);
-	}
-	if (BufferIsValid(buf) && !RelationUsesLocalBuffers(index) &&
-		BUF_STATE_GET_USAGECOUNT(pg_atomic_read_u32(&GetBufferDescriptor(buf - 1)->state)) >= BM_MAX_USAGE_COUNT &&
-		ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blkno, buf))
-	{
-		/* the statistics ReadBuffer would have kept */
-		pgstat_count_buffer_read(index);
-		pgstat_count_buffer_hit(index);
-		return buf;
+		if (BUF_STATE_GET_USAGECOUNT(pg_atomic_read_u32(&GetBufferDescriptor(buf - 1)->state)) >= BM_MAX_USAGE_COUNT &&
+			ReadRecentBuffer(index->rd_node, MAIN_FORKNUM, blkno, buf))
+		{
+			/* the statistics ReadBuffer would have kept */
+			pgstat_count_buffer_read(index);
+			pgstat_count_buffer_hit(index);
+			return buf;
+		}
 	}
 	buf = ReadBuffer(index, blkno);
 	*recent = buf;
@@ -415,8 +414,7 @@ omen_fill_meta(Page page, Relation index, uint32 epsilon, uint32 fillfactor)
 	meta->root[OMEN_TREE_KEYS] = InvalidBlockNumber;
 	meta->root[OMEN_TREE_NULLS] = InvalidBlockNumber;
 	meta->model_head = InvalidBlockNumber;
-	StaticAssertStmt(MAXALIGN(SizeOfPageHeaderData) + sizeof(OmenMetaPageData) <=
-					 BLCKSZ - MAXALIGN(sizeof(OmenPageOpaqueData)),
+	StaticAssertStmt(MAXALIGN(SizeOfPageHeaderData) + sizeof(OmenMetaPageData) <= OMEN_SPECIAL_OFFSET,
 					 "the metapage data must fit in a page");
 	((PageHeader) page)->pd_lower = ((char *) meta + sizeof(OmenMetaPageData)) - (char *) page;
 }
