@@ -72,6 +72,25 @@ CREATE OPERATOR CLASS broken_int8_ops FOR TYPE int8 USING omen FAMILY broken_ops
     OPERATOR 1 <, OPERATOR 3 =;
 SELECT amvalidate(oid) FROM pg_opclass WHERE opcname = 'broken_int8_ops';
 DROP OPERATOR FAMILY broken_ops USING omen;
+-- and a cross-type pair whose comparison is not monotone in the key
+CREATE OPERATOR FAMILY gap_ops USING omen;
+CREATE OPERATOR CLASS gap_timestamp_ops FOR TYPE timestamp USING omen FAMILY gap_ops AS
+    OPERATOR 1 <, OPERATOR 2 <=, OPERATOR 3 =, OPERATOR 4 >=, OPERATOR 5 >,
+    FUNCTION 1 (timestamp, timestamp) timestamp_cmp(timestamp, timestamp),
+    OPERATOR 1 < (timestamp, timestamptz), OPERATOR 2 <= (timestamp, timestamptz),
+    OPERATOR 3 = (timestamp, timestamptz), OPERATOR 4 >= (timestamp, timestamptz),
+    OPERATOR 5 > (timestamp, timestamptz),
+    FUNCTION 1 (timestamp, timestamptz) timestamp_cmp_timestamptz(timestamp, timestamptz);
+SELECT amvalidate(oid) FROM pg_opclass WHERE opcname = 'gap_timestamp_ops';
+-- an index of that class refuses such a qual rather than answer it wrongly
+CREATE TABLE gap (ts timestamp);
+INSERT INTO gap VALUES ('2021-03-14 02:30'), ('2021-03-14 03:10');
+CREATE INDEX gap_omen ON gap USING omen (ts gap_timestamp_ops);
+SET enable_seqscan = off;
+SELECT ts FROM gap WHERE ts < '2021-03-14 07:05+00'::timestamptz;
+RESET enable_seqscan;
+DROP TABLE gap;
+DROP OPERATOR FAMILY gap_ops USING omen;
 
 -- the access method's properties, as btree's
 SELECT a.prop, pg_indexam_has_property(am.oid, a.prop)

@@ -108,6 +108,120 @@ RESET enable_seqscan;
 RESET enable_bitmapscan;
 SELECT omen_index_check('tt_d', true), omen_index_check('tt_ts', true), omen_index_check('tt_tz', true);
 
+-- cross-type comparisons between the time types: a date is a whole day of
+-- timestamps, and where it begins in timestamptz depends on TimeZone; the
+-- values sit at daylight-saving changes (New York 2021; Apia skipped
+-- 2011-12-30, so two dates begin at one instant), at midnights and a
+-- microsecond either side, at the infinities, and beyond the timestamp
+-- range (dates up to 5874897 AD)
+SET TimeZone = 'UTC';
+CREATE TABLE tc (d date, ts timestamp, tz timestamptz);
+INSERT INTO tc SELECT t::date, t, t AT TIME ZONE z
+FROM unnest(ARRAY['America/New_York', 'Pacific/Apia']) z,
+     unnest(ARRAY['2011-12-28'::timestamp, '2021-03-12', '2021-11-05']) s,
+     generate_series(s, s + interval '5 days', interval '37 minutes') t;
+INSERT INTO tc SELECT b + i, b + i, (b + i)::timestamp AT TIME ZONE z
+FROM unnest(ARRAY['America/New_York', 'Pacific/Apia', 'UTC']) z,
+     unnest(ARRAY['2011-12-27', '2021-03-11', '2021-11-04']::date[]) b, generate_series(0, 7) i;
+INSERT INTO tc SELECT d, ts, tz FROM generate_series(1, 30),
+    (VALUES ('infinity'::date, 'infinity'::timestamp, 'infinity'::timestamptz),
+            ('-infinity', '-infinity', '-infinity'),
+            ('4713-01-01 BC', '4713-01-01 00:00 BC', '4713-01-01 00:00+00 BC'),
+            ('294276-12-31', '294276-12-31 23:59:59.999999', '294276-12-31 23:59:59.999999+00'),
+            ('294277-01-01', '2021-03-14 02:30', '2021-03-14 06:59:59.999999+00'),
+            ('5874897-12-31', '2021-03-13 23:59:59.999999', '2021-03-14 05:00:00.000001+00'),
+            ('2021-03-14', '2021-03-14 00:00:00.000001', '2011-12-30 10:00+00'),
+            ('4714-11-24 BC', '4714-11-24 00:00 BC', '4714-11-24 00:00+00 BC'),
+            ('2021-03-13', '2021-03-14 03:00', '2021-03-14 07:15+00'),
+            ('2021-03-15', '2021-03-14 01:59:59.999999', '2021-03-14 07:00+00'),
+            (NULL, NULL, NULL)) v(d, ts, tz);
+CREATE INDEX tc_d ON tc USING omen (d);
+CREATE INDEX tc_ts ON tc USING omen (ts);
+CREATE INDEX tc_tz ON tc USING omen (tz);
+VACUUM ANALYZE tc;
+-- the arguments each column is compared with, as SQL
+CREATE TABLE tc_args (col text, arg text);
+INSERT INTO tc_args SELECT c, quote_literal(a) || '::date' FROM unnest(ARRAY['ts', 'tz']) c,
+    unnest(ARRAY['infinity', '-infinity', '4714-11-24 BC', '4713-01-01 BC', '2011-12-30', '2011-12-31', '2021-03-14',
+                 '2021-11-07', '294276-12-31', '294277-01-01', '5874897-12-31']) a;
+INSERT INTO tc_args SELECT c, quote_literal(a) || '::timestamp' FROM unnest(ARRAY['d', 'tz']) c,
+    unnest(ARRAY['infinity', '-infinity', '4714-11-24 00:00 BC', '4713-01-01 00:00 BC', '2021-03-14 00:00',
+                 '2021-03-13 23:59:59.999999', '2021-03-14 00:00:00.000001', '2021-03-14 02:30',
+                 '2011-12-30 00:00', '294276-12-31 23:59:59.999999']) a;
+INSERT INTO tc_args SELECT 'd', quote_literal(a) || '::timestamptz' FROM
+    unnest(ARRAY['infinity', '-infinity', '4714-11-24 00:00+00 BC', '4713-01-01 00:00+00 BC', '2021-03-14 05:00+00',
+                 '2021-03-14 04:59:59.999999+00', '2021-03-14 05:00:00.000001+00', '2021-03-14 00:00+00',
+                 '2011-12-30 10:00+00', '2011-12-29 10:00+00', '2011-12-31 10:00+00',
+                 '294276-12-31 23:59:59.999999+00']) a;
+CREATE FUNCTION cross_type_report() RETURNS TABLE (checked int, failed int, first_failure text)
+LANGUAGE sql AS $f$
+SELECT * FROM oracle_report(ARRAY(
+    SELECT format('SELECT %s FROM tc WHERE %s %s %s', col, col, op, arg)
+    FROM tc_args, unnest(ARRAY['=', '<', '<=', '>', '>=']) op
+    UNION ALL
+    SELECT format('SELECT %s FROM tc WHERE %s %s %s', col, arg, op, col)
+    FROM tc_args, unnest(ARRAY['=', '<', '<=', '>', '>=']) op
+    UNION ALL
+    SELECT unnest(ARRAY[
+        $$SELECT ts FROM tc WHERE ts = ANY(ARRAY['2021-03-14', '2011-12-30', 'infinity', NULL, '294277-01-01']::date[])$$,
+        $$SELECT d FROM tc WHERE d = ANY(ARRAY['2021-03-14 05:00+00', '2011-12-30 10:00+00', '2021-03-14 04:00+00', '-infinity']::timestamptz[])$$,
+        $$SELECT d FROM tc WHERE d IN ('2011-12-30 00:00'::timestamp, '2011-12-31 00:00', '2011-12-31 00:00:01')$$,
+        $$SELECT tz FROM tc WHERE tz = ANY(ARRAY['2021-03-14', '2011-12-31']::date[]) AND tz = ANY(ARRAY['2011-12-31', '2021-11-07']::date[])$$,
+        $$SELECT tz FROM tc WHERE tz = ANY(ARRAY['2021-03-14', '2011-12-31']::date[]) AND tz = ANY(ARRAY['2021-03-14 05:00+00', '2011-12-30 10:00+00']::timestamptz[])$$,
+        $$SELECT tz FROM tc WHERE tz < ANY(ARRAY['2021-03-14 02:30', '2011-12-30']::timestamp[])$$,
+        $$SELECT tz FROM tc WHERE tz = ANY(ARRAY['2021-03-14 02:15', '2021-03-14 03:00', '2021-03-14 01:59:59.999999', '2021-03-14 02:00']::timestamp[])$$,
+        $$SELECT tz FROM tc WHERE tz < ANY(ARRAY['2021-03-14 02:30', '2021-03-14 03:00']::timestamp[])$$,
+        $$SELECT tz FROM tc WHERE tz <= ANY(ARRAY['2021-03-14 02:30', '2021-03-14 03:00']::timestamp[])$$,
+        $$SELECT tz FROM tc WHERE tz > ANY(ARRAY['2021-03-14 02:30', '2021-03-14 03:00']::timestamp[])$$,
+        $$SELECT tz FROM tc WHERE tz >= ANY(ARRAY['2021-03-14 02:30', '2021-03-14 03:00']::timestamp[])$$,
+        $$SELECT tz FROM tc WHERE tz = ANY(ARRAY['2011-12-30 12:00', '2011-12-31 00:00', '2011-12-30 00:00']::timestamp[])$$,
+        $$SELECT tz FROM tc WHERE tz < ANY(ARRAY['2011-12-30 12:00', '2011-12-31 00:00']::timestamp[])$$,
+        $$SELECT tz FROM tc WHERE tz > ANY(ARRAY['2011-12-30 12:00', '2011-12-31 00:00']::timestamp[])$$,
+        $$SELECT tz FROM tc WHERE tz = ANY(ARRAY['2021-03-14 02:30', '2021-03-14 03:00']::timestamp[]) AND tz = ANY(ARRAY['2021-03-14 07:30+00', '2021-03-14 07:00+00']::timestamptz[])$$,
+        $$SELECT d FROM tc WHERE d > ANY(ARRAY['2021-03-14 02:30', '294276-12-31 23:59:59.999999']::timestamp[])$$,
+        $$SELECT ts FROM tc WHERE ts >= '2021-03-14'::date AND ts < '2021-03-15'::date$$,
+        $$SELECT tz FROM tc WHERE tz >= '2011-12-30'::date AND tz < '2011-12-31 12:00'::timestamp$$,
+        $$SELECT d FROM tc WHERE d >= '2011-12-29 10:00+00'::timestamptz AND d <= '2011-12-31'::timestamp AND d <> '2011-12-30'$$,
+        $$SELECT p.x, t.ts FROM (VALUES ('2021-03-14'::date), ('2011-12-31'), ('infinity'), ('-infinity')) p(x), LATERAL (SELECT ts FROM tc WHERE ts >= p.x AND ts < p.x + 1 OFFSET 0) t$$,
+        $$SELECT p.x, t.d FROM (SELECT DISTINCT tz FROM tc) p(x), LATERAL (SELECT d FROM tc WHERE d = p.x OFFSET 0) t$$,
+        $$SELECT p.a, p.b, t.d FROM (SELECT tz, ts FROM tc WHERE ts > '2021-03-13 20:00' AND ts < '2021-03-15') p(a, b), LATERAL (SELECT d FROM tc WHERE d >= p.a AND d <= p.b OFFSET 0) t$$])));
+$f$;
+-- the comparisons are index conditions, not filters over a whole scan
+CREATE FUNCTION cross_type_filters() RETURNS SETOF text LANGUAGE plpgsql AS $f$
+DECLARE
+    q text;
+BEGIN
+    PERFORM set_scan_mode('index');
+    FOR q IN SELECT format('SELECT %s FROM tc WHERE %s %s %s', col, col, op, arg)
+             FROM tc_args, unnest(ARRAY['=', '<', '<=', '>', '>=']) op LOOP
+        IF plan_of(q) !~ 'Index Cond' THEN
+            RETURN NEXT q;
+        END IF;
+    END LOOP;
+END
+$f$;
+SELECT count(*) AS filtered FROM cross_type_filters();
+SELECT * FROM cross_type_report();
+SET TimeZone = 'America/New_York';
+SELECT * FROM cross_type_report();
+SET TimeZone = 'Pacific/Apia';
+SELECT * FROM cross_type_report();
+RESET TimeZone;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+EXPLAIN (COSTS OFF) SELECT ts FROM tc WHERE ts >= current_date - 7;
+EXPLAIN (COSTS OFF) SELECT d FROM tc WHERE now() > d;
+-- timestamp against timestamptz is not in the families (not monotone)
+EXPLAIN (COSTS OFF) SELECT ts FROM tc WHERE ts < now();
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+SELECT omen_index_check('tc_d', true), omen_index_check('tc_ts', true), omen_index_check('tc_tz', true);
+-- an array of a domain: its elements are compared as the domain's base type
+CREATE DOMAIN big_id AS int8;
+SELECT * FROM oracle_report(ARRAY[
+    'SELECT i8 FROM ti WHERE i8 = ANY(''{1000000000000,-9223372036854775808,7}''::big_id[])',
+    'SELECT i8 FROM ti WHERE i8 < ANY(''{-4000000000000000,-4999000000000000}''::big_id[])']);
+
 -- expression indexes: the key is the expression's int8 value
 CREATE TABLE tx (v text);
 INSERT INTO tx SELECT g::text FROM generate_series(1, 3000) g;

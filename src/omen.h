@@ -13,6 +13,7 @@
 #include "access/amapi.h"
 #include "access/genam.h"
 #include "access/itup.h"
+#include "catalog/pg_type_d.h"
 #include "nodes/execnodes.h"
 #include "nodes/pathnodes.h"
 #include "parser/parsetree.h"
@@ -751,6 +752,8 @@ typedef struct OmenScanOpaqueData
 	int			mark_phase;
 	bool		mark_finished;
 	Oid			keytype;
+	Oid			cross_argtype[2];	/* the other time types cross_cmp */
+	FmgrInfo	cross_cmp[2];	/* compares keys with (InvalidOid: none yet) */
 	Relation	index;			/* reported with a damaged run */
 	MemoryContext cxt;			/* array keys' values, reset by rescan; NULL
 								 * until one needs it (keys_context) */
@@ -773,6 +776,19 @@ extern int	omen_reloption_epsilon(Relation index);
 extern int	omen_reloption_fillfactor(Relation index);
 extern int64 omen_datum_to_key(Datum d, Oid type);
 extern bool omen_key_type_supported(Oid type);
+
+/*
+ * Whether an argument of argtype is compared as a key value itself (its own
+ * type, or any integer against integer keys); otherwise only the pairs of
+ * omen_cross_type_bounded() are answered.
+ */
+static inline bool
+omen_same_key_domain(Oid keytype, Oid argtype)
+{
+	return argtype == keytype ||
+		((argtype == INT2OID || argtype == INT4OID || argtype == INT8OID) &&
+		 (keytype == INT2OID || keytype == INT4OID || keytype == INT8OID));
+}
 
 /* omenpage.c */
 extern void omen_init_page(Page page, uint16 flags);
@@ -936,6 +952,7 @@ extern int64 omengetbitmap(IndexScanDesc scan, TIDBitmap *tbm);
 extern void omenendscan(IndexScanDesc scan);
 extern void omenmarkpos(IndexScanDesc scan);
 extern void omenrestrpos(IndexScanDesc scan);
+extern bool omen_cross_type_bounded(Oid keytype, Oid argtype);
 
 /* omenvacuum.c */
 extern IndexBulkDeleteResult *omenbulkdelete(IndexVacuumInfo *info, IndexBulkDeleteResult *stats,

@@ -3,9 +3,10 @@
  *	  Index scans: amgettuple, amgetbitmap, mark/restore.
  *
  * The scan keys are reduced to a sorted list of disjoint int64 ranges (one
- * range, or one point per element of an = ANY array) plus whether NULL
- * entries take part.  Each range starts at the leaf the model predicts for
- * its first position; the scan then reads whole leaves (page at a time),
+ * range, or one per element of an = ANY array: a point, or the keys equal
+ * to an element of another time type) plus whether NULL entries take part.
+ * Each range starts at the leaf the model predicts for its first
+ * position; the scan then reads whole leaves (page at a time),
  * copying the matching entries and keeping only a pin on the leaf while its
  * entries are returned, which is the interlock with VACUUM.
  */
@@ -17,6 +18,9 @@
 #include "miscadmin.h"
 #include "nodes/tidbitmap.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/date.h"
+#include "utils/timestamp.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
@@ -88,12 +92,245 @@ apply_bound(StrategyNumber strategy, int64 v, int64 *lo, int64 *hi)
 	return *lo <= *hi;
 }
 
-/* The non-NULL elements of an array key, widened, sorted and unique. */
+/*
+ * Cross-type comparisons between the time types.
+ *
+ * An argument of another time type is not turned into a key by a
+ * conversion of our own: a timestamp falls between two dates, where a date
+ * begins as a timestamptz depends on the session's TimeZone, and each
+ * conversion has its own rules at the infinities and beyond the other
+ * type's range.  The family's comparison function for the pair decides, as
+ * it does in btree's descent: cmp(k, arg) does not decrease as the key k
+ * grows, so the keys that compare >= (or >) the argument are a suffix of
+ * the key type's order, found by bisection over the values the type can
+ * hold: up to 67 calls of the function per bound (64 halvings and the
+ * three ends), twice for "=", at each rescan.
+ *
+ * The pairs answered are those whose comparison is monotone in the key
+ * (omen_cross_type_bounded): not timestamp keys against a timestamptz, as
+ * a local time in a daylight-saving gap converts to an instant after the
+ * gap's end.  The conversion of the argument need not be monotone, and
+ * is not for a timestamp against timestamptz keys: = ANY and < ANY take
+ * each element's bound (array_key_ranges, apply_array_bound).
+ */
+
+/* The values a time type can hold, in order: -infinity, finite, +infinity. */
+typedef struct KeyDomain
+{
+	int64		minus_infinity;
+	int64		finite_lo;
+	int64		finite_hi;
+	int64		plus_infinity;
+} KeyDomain;
+
+static void
+time_key_domain(Oid keytype, KeyDomain *d)
+{
+	if (keytype == DATEOID)
+	{
+		d->minus_infinity = DATEVAL_NOBEGIN;
+		d->finite_lo = DATETIME_MIN_JULIAN - POSTGRES_EPOCH_JDATE;
+		d->finite_hi = DATE_END_JULIAN - POSTGRES_EPOCH_JDATE - 1;
+		d->plus_infinity = DATEVAL_NOEND;
+	}
+	else if (keytype == TIMESTAMPOID || keytype == TIMESTAMPTZOID)
+	{
+		d->minus_infinity = DT_NOBEGIN;
+		d->finite_lo = MIN_TIMESTAMP;
+		d->finite_hi = END_TIMESTAMP - 1;
+		d->plus_infinity = DT_NOEND;
+	}
+	else
+		elog(ERROR, "omen: %s keys have no time domain", format_type_be(keytype));
+}
+
+/* A key or argument value of a time or integer type as a Datum. */
+static Datum
+key_to_datum(int64 v, Oid type)
+{
+	switch (type)
+	{
+		case INT2OID:
+			return Int16GetDatum((int16) v);
+		case INT4OID:
+			return Int32GetDatum((int32) v);
+		case DATEOID:
+			return DateADTGetDatum((DateADT) v);
+		default:
+			return Int64GetDatum(v);
+	}
+}
+
+/*
+ * Whether the bisection may answer "key op arg": the comparison must not
+ * decrease as the key grows (see above).  An operator family altered by
+ * hand could hold other pairs; omenvalidate() reports them.
+ */
+bool
+omen_cross_type_bounded(Oid keytype, Oid argtype)
+{
+	switch (keytype)
+	{
+		case DATEOID:
+			return argtype == TIMESTAMPOID || argtype == TIMESTAMPTZOID;
+		case TIMESTAMPOID:
+			return argtype == DATEOID;
+		case TIMESTAMPTZOID:
+			return argtype == DATEOID || argtype == TIMESTAMPOID;
+		default:
+			return false;
+	}
+}
+
+/*
+ * The family's comparison function for (key type, argtype), looked up once
+ * per scan: a key type meets at most two other types.
+ */
+static FmgrInfo *
+cross_type_cmp(IndexScanDesc scan, Oid argtype)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+	int			slot;
+	Oid			proc;
+
+	for (slot = 0; slot < lengthof(so->cross_argtype); slot++)
+	{
+		if (so->cross_argtype[slot] == argtype)
+			return &so->cross_cmp[slot];
+		if (!OidIsValid(so->cross_argtype[slot]))
+			break;
+	}
+	if (!omen_cross_type_bounded(so->keytype, argtype))
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("omen index \"%s\" cannot compare %s keys with a %s",
+						RelationGetRelationName(scan->indexRelation),
+						format_type_be(so->keytype), format_type_be(argtype))));
+	proc = get_opfamily_proc(scan->indexRelation->rd_opfamily[0], so->keytype, argtype, 1);
+	if (!OidIsValid(proc))
+		elog(ERROR, "omen: missing comparison function for types %s and %s in the family of index \"%s\"",
+			 format_type_be(so->keytype), format_type_be(argtype),
+			 RelationGetRelationName(scan->indexRelation));
+	if (slot == lengthof(so->cross_argtype))
+		slot--;					/* not reached with the pairs above */
+	fmgr_info_cxt(proc, &so->cross_cmp[slot], GetMemoryChunkContext(so));
+	so->cross_argtype[slot] = argtype;
+	return &so->cross_cmp[slot];
+}
+
+/* cmp(k, arg) >= threshold */
+static inline bool
+key_reaches(FmgrInfo *cmp, Oid keytype, int64 k, Datum arg, int threshold)
+{
+	return DatumGetInt32(FunctionCall2Coll(cmp, InvalidOid, key_to_datum(k, keytype), arg)) >= threshold;
+}
+
+/*
+ * The least key value k of the type with cmp(k, arg) >= threshold (0: the
+ * keys >= arg; 1: the keys > arg); false if there is none.
+ */
+static bool
+least_key_reaching(FmgrInfo *cmp, Oid keytype, Datum arg, int threshold, int64 *k)
+{
+	KeyDomain	d;
+	int64		lo,
+				hi;
+
+	time_key_domain(keytype, &d);
+	if (key_reaches(cmp, keytype, d.minus_infinity, arg, threshold))
+	{
+		*k = d.minus_infinity;
+		return true;
+	}
+	if (!key_reaches(cmp, keytype, d.finite_hi, arg, threshold))
+	{
+		if (!key_reaches(cmp, keytype, d.plus_infinity, arg, threshold))
+			return false;
+		*k = d.plus_infinity;
+		return true;
+	}
+	/* hi reaches; no finite value below lo does */
+	lo = d.finite_lo;
+	hi = d.finite_hi;
+	while (lo < hi)
+	{
+		/* the finite timestamps span more than INT64_MAX: halve unsigned */
+		int64		mid = lo + (int64) (((uint64) hi - (uint64) lo) / 2);
+
+		if (key_reaches(cmp, keytype, mid, arg, threshold))
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	*k = lo;
+	return true;
+}
+
+/*
+ * Narrow [lo, hi] by "key strategy arg" where arg is of another time type;
+ * false if nothing can match.  Key values between those the type holds
+ * never occur, so "below the least key that reaches" is "< that key".
+ */
+static bool
+apply_cross_type_bound(IndexScanDesc scan, StrategyNumber strategy, Datum arg, Oid argtype,
+					   int64 *lo, int64 *hi)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+	FmgrInfo   *cmp = cross_type_cmp(scan, argtype);
+	int64		k;
+
+	switch (strategy)
+	{
+		case BTLessStrategyNumber:
+			if (least_key_reaching(cmp, so->keytype, arg, 0, &k))
+				return apply_bound(BTLessStrategyNumber, k, lo, hi);
+			return *lo <= *hi;	/* every key is below arg */
+		case BTLessEqualStrategyNumber:
+			if (least_key_reaching(cmp, so->keytype, arg, 1, &k))
+				return apply_bound(BTLessStrategyNumber, k, lo, hi);
+			return *lo <= *hi;
+		case BTEqualStrategyNumber:
+			if (!least_key_reaching(cmp, so->keytype, arg, 0, &k) ||
+				!apply_bound(BTGreaterEqualStrategyNumber, k, lo, hi))
+				return false;
+			if (least_key_reaching(cmp, so->keytype, arg, 1, &k))
+				return apply_bound(BTLessStrategyNumber, k, lo, hi);
+			return true;
+		case BTGreaterEqualStrategyNumber:
+			return least_key_reaching(cmp, so->keytype, arg, 0, &k) &&
+				apply_bound(BTGreaterEqualStrategyNumber, k, lo, hi);
+		case BTGreaterStrategyNumber:
+			return least_key_reaching(cmp, so->keytype, arg, 1, &k) &&
+				apply_bound(BTGreaterEqualStrategyNumber, k, lo, hi);
+		default:
+			elog(ERROR, "omen: unrecognized strategy number %d", strategy);
+	}
+	return false;				/* keep compiler quiet */
+}
+
+/*
+ * Narrow [lo, hi] by "key strategy v", v being the value (widened as
+ * omen_datum_to_key does) of an argument of type argtype.
+ */
+static bool
+apply_key_bound(IndexScanDesc scan, StrategyNumber strategy, int64 v, Oid argtype,
+				int64 *lo, int64 *hi)
+{
+	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
+
+	if (omen_same_key_domain(so->keytype, argtype))
+		return apply_bound(strategy, v, lo, hi);
+	return apply_cross_type_bound(scan, strategy, key_to_datum(v, argtype), argtype, lo, hi);
+}
+
+/*
+ * The non-NULL elements of an array key, widened, sorted and unique.  Every
+ * type's order is its widened value's, so the first is the least.
+ */
 static int64 *
-array_key_values(ScanKey sk, int *count)
+array_key_values(ScanKey sk, Oid *elemtype, int *count)
 {
 	ArrayType  *arr = DatumGetArrayTypeP(sk->sk_argument);
-	Oid			elemtype = ARR_ELEMTYPE(arr);
 	int16		typlen;
 	bool		typbyval;
 	char		typalign;
@@ -104,12 +341,14 @@ array_key_values(ScanKey sk, int *count)
 	int			n = 0;
 	int			i;
 
-	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
-	deconstruct_array(arr, elemtype, typlen, typbyval, typalign, &elems, &nulls, &nelems);
+	/* an array of a domain holds the domain's OID; the operator's type is its base */
+	*elemtype = OidIsValid(sk->sk_subtype) ? sk->sk_subtype : ARR_ELEMTYPE(arr);
+	get_typlenbyvalalign(ARR_ELEMTYPE(arr), &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, ARR_ELEMTYPE(arr), typlen, typbyval, typalign, &elems, &nulls, &nelems);
 	vals = palloc(Max(nelems, 1) * sizeof(int64));
 	for (i = 0; i < nelems; i++)
 		if (!nulls[i])
-			vals[n++] = omen_datum_to_key(elems[i], elemtype);
+			vals[n++] = omen_datum_to_key(elems[i], *elemtype);
 	if (n > 1)
 	{
 		int			j = 0;
@@ -124,28 +363,117 @@ array_key_values(ScanKey sk, int *count)
 	return vals;
 }
 
-/* Intersect two sorted unique sets into a. */
+/* qsort comparator: ranges by their first key */
 static int
-intersect_sets(int64 *a, int na, const int64 *b, int nb)
+cmp_range_lo(const void *a, const void *b)
 {
+	return cmp_int64(&((const OmenScanRange *) a)->lo, &((const OmenScanRange *) b)->lo);
+}
+
+/*
+ * The key ranges of an = ANY array, sorted and disjoint: one point per
+ * element, or for an element of another time type the keys equal to it.
+ * Those come out of order when the elements' conversion to the key type
+ * is not monotone (timestamps inside a daylight-saving gap, as
+ * timestamptz, land after the gap's end), so they are sorted and merged.
+ */
+static OmenScanRange *
+array_key_ranges(IndexScanDesc scan, const int64 *vals, int nvals, Oid elemtype, int *count)
+{
+	OmenScanRange *r = palloc(Max(nvals, 1) * sizeof(OmenScanRange));
+	int			n = 0;
+	int			merged = 0;
+	int			i;
+
+	for (i = 0; i < nvals; i++)
+	{
+		int64		lo = PG_INT64_MIN;
+		int64		hi = PG_INT64_MAX;
+
+		if (apply_key_bound(scan, BTEqualStrategyNumber, vals[i], elemtype, &lo, &hi))
+		{
+			r[n].lo = lo;
+			r[n].hi = hi;
+			n++;
+		}
+	}
+	if (n > 1 && !omen_same_key_domain(((OmenScanOpaque) scan->opaque)->keytype, elemtype))
+		qsort(r, n, sizeof(OmenScanRange), cmp_range_lo);
+	for (i = 0; i < n; i++)
+	{
+		if (merged > 0 && r[i].lo <= r[merged - 1].hi)
+			r[merged - 1].hi = Max(r[merged - 1].hi, r[i].hi);
+		else
+			r[merged++] = r[i];
+	}
+	*count = merged;
+	return r;
+}
+
+/*
+ * Narrow [lo, hi] by "key strategy ANY(array)" for an inequality: by the
+ * loosest of the elements' bounds.  For the key's own domain that is the
+ * greatest element's (< ANY) or the least's (> ANY); an element of another
+ * time type may convert out of order (array_key_ranges), so each one's
+ * bound is found.
+ */
+static bool
+apply_array_bound(IndexScanDesc scan, StrategyNumber strategy, const int64 *vals, int nvals,
+				  Oid elemtype, int64 *lo, int64 *hi)
+{
+	bool		upper = strategy == BTLessStrategyNumber || strategy == BTLessEqualStrategyNumber;
+	bool		any = false;
+	int64		loosest = 0;
+	int			i;
+
+	if (omen_same_key_domain(((OmenScanOpaque) scan->opaque)->keytype, elemtype))
+		return apply_bound(strategy, upper ? vals[nvals - 1] : vals[0], lo, hi);
+
+	for (i = 0; i < nvals; i++)
+	{
+		int64		elo = PG_INT64_MIN;
+		int64		ehi = PG_INT64_MAX;
+
+		if (!apply_key_bound(scan, strategy, vals[i], elemtype, &elo, &ehi))
+			continue;
+		if (!any)
+			loosest = upper ? ehi : elo;
+		else
+			loosest = upper ? Max(loosest, ehi) : Min(loosest, elo);
+		any = true;
+	}
+	if (!any)
+		return false;
+	return apply_bound(upper ? BTLessEqualStrategyNumber : BTGreaterEqualStrategyNumber, loosest, lo, hi);
+}
+
+/* The intersection of two sorted lists of disjoint ranges. */
+static OmenScanRange *
+intersect_ranges(const OmenScanRange *a, int na, const OmenScanRange *b, int nb, int *count)
+{
+	OmenScanRange *r = palloc(Max(na + nb, 1) * sizeof(OmenScanRange));
 	int			i = 0,
 				j = 0,
 				n = 0;
 
 	while (i < na && j < nb)
 	{
-		if (a[i] < b[j])
-			i++;
-		else if (a[i] > b[j])
-			j++;
-		else
+		int64		lo = Max(a[i].lo, b[j].lo);
+		int64		hi = Min(a[i].hi, b[j].hi);
+
+		if (lo <= hi)
 		{
-			a[n++] = a[i];
-			i++;
-			j++;
+			r[n].lo = lo;
+			r[n].hi = hi;
+			n++;
 		}
+		if (a[i].hi < b[j].hi)
+			i++;
+		else
+			j++;
 	}
-	return n;
+	*count = n;
+	return r;
 }
 
 /*
@@ -168,9 +496,9 @@ preprocess_keys(IndexScanDesc scan)
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 	int64		lo = PG_INT64_MIN;
 	int64		hi = PG_INT64_MAX;
-	int64	   *points = NULL;
-	int			npoints = 0;
-	bool		have_points = false;
+	OmenScanRange *sets = NULL;	/* = ANY arrays' ranges, intersected */
+	int			nsets = 0;
+	bool		have_sets = false;
 	bool		key_qual = false;
 	bool		nulls_only = false;
 	bool		not_null = false;
@@ -196,36 +524,37 @@ preprocess_keys(IndexScanDesc scan)
 		if (sk->sk_flags & SK_SEARCHARRAY)
 		{
 			int			n;
+			Oid			elemtype;
 			MemoryContext old = MemoryContextSwitchTo(keys_context(so));
-			int64	   *vals = array_key_values(sk, &n);
-
-			MemoryContextSwitchTo(old);
+			int64	   *vals = array_key_values(sk, &elemtype, &n);
 
 			if (n == 0)
 				ok = false;
 			else if (sk->sk_strategy == BTEqualStrategyNumber)
 			{
-				if (have_points)
-					npoints = intersect_sets(points, npoints, vals, n);
+				int			nr;
+				OmenScanRange *r = array_key_ranges(scan, vals, n, elemtype, &nr);
+
+				if (have_sets)
+					sets = intersect_ranges(sets, nsets, r, nr, &nsets);
 				else
 				{
-					points = vals;
-					npoints = n;
-					have_points = true;
+					sets = r;
+					nsets = nr;
+					have_sets = true;
 				}
-				ok = npoints > 0;
+				ok = nsets > 0;
 			}
-			else if (sk->sk_strategy == BTLessStrategyNumber ||
-					 sk->sk_strategy == BTLessEqualStrategyNumber)
-				ok = apply_bound(sk->sk_strategy, vals[n - 1], &lo, &hi);	/* < ANY: < max */
 			else
-				ok = apply_bound(sk->sk_strategy, vals[0], &lo, &hi);	/* > ANY: > min */
+				ok = apply_array_bound(scan, sk->sk_strategy, vals, n, elemtype, &lo, &hi);
+			MemoryContextSwitchTo(old);
 		}
 		else
 		{
 			Oid			argtype = OidIsValid(sk->sk_subtype) ? sk->sk_subtype : so->keytype;
 
-			ok = apply_bound(sk->sk_strategy, omen_datum_to_key(sk->sk_argument, argtype), &lo, &hi);
+			ok = apply_key_bound(scan, sk->sk_strategy, omen_datum_to_key(sk->sk_argument, argtype),
+								 argtype, &lo, &hi);
 		}
 	}
 
@@ -241,16 +570,19 @@ preprocess_keys(IndexScanDesc scan)
 
 	if (so->want_keys)
 	{
-		if (have_points)
+		if (have_sets)
 		{
-			so->ranges = MemoryContextAlloc(keys_context(so), Max(npoints, 1) * sizeof(OmenScanRange));
-			for (i = 0; i < npoints; i++)
-				if (points[i] >= lo && points[i] <= hi)
-				{
-					so->ranges[so->nranges].lo = points[i];
-					so->ranges[so->nranges].hi = points[i];
-					so->nranges++;
-				}
+			/* the = ANY arrays' ranges, clipped to the other keys' bounds */
+			so->ranges = sets;
+			for (i = 0; i < nsets; i++)
+			{
+				OmenScanRange r = sets[i];
+
+				r.lo = Max(r.lo, lo);
+				r.hi = Min(r.hi, hi);
+				if (r.lo <= r.hi)
+					so->ranges[so->nranges++] = r;
+			}
 			if (so->nranges == 0)
 				so->want_keys = false;
 		}
@@ -766,6 +1098,7 @@ omenbeginscan(Relation index, int nkeys, int norderbys)
 	OmenScanOpaque so = palloc0(sizeof(OmenScanOpaqueData));
 
 	so->keytype = TupleDescAttr(RelationGetDescr(index), 0)->atttypid;
+	/* cross_argtype[] is InvalidOid: cross_type_cmp() */
 	so->index = index;
 	so->cxt = NULL;				/* keys_context() */
 	so->pos = new_pos();

@@ -128,6 +128,15 @@ omenvalidate(Oid opclassoid)
 							opfamilyname, format_operator(oprform->amopopr))));
 			result = false;
 		}
+		if (!omen_same_key_domain(oprform->amoplefttype, oprform->amoprighttype) &&
+			!omen_cross_type_bounded(oprform->amoplefttype, oprform->amoprighttype))
+		{
+			ereport(INFO,
+					(errcode(ERRCODE_INVALID_OBJECT_DEFINITION),
+					 errmsg("omen operator family \"%s\" contains operator %s between types whose order omen cannot map onto its keys",
+							opfamilyname, format_operator(oprform->amopopr))));
+			result = false;
+		}
 		if (!omen_key_type_supported(oprform->amoprighttype))
 		{
 			ereport(INFO,
