@@ -752,8 +752,9 @@ typedef struct OmenScanOpaqueData
 	int			mark_phase;
 	bool		mark_finished;
 	Oid			keytype;
-	Oid			cross_argtype[2];	/* the other time types cross_cmp */
-	FmgrInfo	cross_cmp[2];	/* compares keys with (InvalidOid: none yet) */
+	/* cross_cmp[i] compares keys with cross_argtype[i] (InvalidOid: unused) */
+	Oid			cross_argtype[2];
+	FmgrInfo	cross_cmp[2];
 	Relation	index;			/* reported with a damaged run */
 	MemoryContext cxt;			/* array keys' values, reset by rescan; NULL
 								 * until one needs it (keys_context) */

@@ -1,6 +1,12 @@
--- omen_index 0.2 -> 0.3: cross-type operators between the time types
--- (date against timestamp and timestamptz, timestamptz against timestamp).
--- No change on disk.
+-- omen_index 0.2 -> 0.3: cross-type operators between the time types, as
+-- btree's datetime_ops has them, so that "ts >= current_date - 7" is an
+-- index condition.  No change on disk.  A fresh install of 0.3 runs the
+-- 0.2 script, then this one: the operators are declared here only.
+--
+-- Each class keeps the family of its own name (as since 0.1), holding the
+-- pairs whose left type is its own.  Left out: timestamp against
+-- timestamptz, whose comparison is not monotone in the timestamp (a local
+-- time in a daylight-saving gap converts to an instant after the gap's end).
 \echo Use "ALTER EXTENSION omen_index UPDATE TO '0.3'" to load this file. \quit
 
 ALTER OPERATOR FAMILY date_ops USING omen ADD

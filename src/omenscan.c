@@ -144,21 +144,11 @@ time_key_domain(Oid keytype, KeyDomain *d)
 		elog(ERROR, "omen: %s keys have no time domain", format_type_be(keytype));
 }
 
-/* A key or argument value of a time or integer type as a Datum. */
-static Datum
-key_to_datum(int64 v, Oid type)
+/* A time type's value as a Datum: the inverse of omen_datum_to_key(). */
+static inline Datum
+time_key_datum(int64 v, Oid type)
 {
-	switch (type)
-	{
-		case INT2OID:
-			return Int16GetDatum((int16) v);
-		case INT4OID:
-			return Int32GetDatum((int32) v);
-		case DATEOID:
-			return DateADTGetDatum((DateADT) v);
-		default:
-			return Int64GetDatum(v);
-	}
+	return type == DATEOID ? DateADTGetDatum((DateADT) v) : Int64GetDatum(v);
 }
 
 /*
@@ -222,7 +212,7 @@ cross_type_cmp(IndexScanDesc scan, Oid argtype)
 static inline bool
 key_reaches(FmgrInfo *cmp, Oid keytype, int64 k, Datum arg, int threshold)
 {
-	return DatumGetInt32(FunctionCall2Coll(cmp, InvalidOid, key_to_datum(k, keytype), arg)) >= threshold;
+	return DatumGetInt32(FunctionCall2Coll(cmp, InvalidOid, time_key_datum(k, keytype), arg)) >= threshold;
 }
 
 /*
@@ -413,7 +403,7 @@ apply_key_bound(IndexScanDesc scan, StrategyNumber strategy, int64 v, Oid argtyp
 
 	if (omen_same_key_domain(so->keytype, argtype))
 		return apply_bound(strategy, v, lo, hi);
-	return apply_cross_type_bound(scan, strategy, key_to_datum(v, argtype), argtype, lo, hi);
+	return apply_cross_type_bound(scan, strategy, time_key_datum(v, argtype), argtype, lo, hi);
 }
 
 /*
