@@ -100,7 +100,7 @@ SELECT a.prop, pg_index_has_property('fs_omen'::regclass, a.prop)
 FROM unnest(ARRAY['clusterable', 'index_scan', 'bitmap_scan', 'backward_scan']) a(prop);
 
 
--- the GUCs of the background retrain
+-- the GUCs: the background retrain's, and the heap prefetch of plain index scans
 SELECT name, setting, unit, context, vartype, min_val, max_val
 FROM pg_settings WHERE name LIKE 'omen.%' ORDER BY name;
 SET omen.retrain_threshold = 0.2;

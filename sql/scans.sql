@@ -209,3 +209,48 @@ SELECT (SELECT count(*) FROM spread) AS table_rows,
 SELECT count(*) AS differences FROM via_hash h
     FULL JOIN via_index i USING (q) FULL JOIN via_index_heap ih USING (q)
     WHERE h.n IS DISTINCT FROM i.n OR h.n IS DISTINCT FROM ih.n;
+
+-- plain index scans, which return rows through the heap: their heap pages
+-- are prefetched (omen.prefetch_heap, on by default) a window of rows
+-- ahead, refilled as the scan goes (the 3,000 rows of key 7 refill it many
+-- times, over several leaves), forward and backward, NULLs, arrays, rows
+-- deleted but not vacuumed, a temporary table (local buffers are not
+-- prefetched), and a merge join's mark and restore.  The same answers as
+-- a sequential scan with the setting on and off.
+SHOW omen.prefetch_heap;
+DELETE FROM adv WHERE k = 7 AND pad % 3 = 0;
+CREATE TEMP TABLE advtemp AS SELECT * FROM adv;
+CREATE INDEX advtemp_omen ON advtemp USING omen (k);
+VACUUM ANALYZE advtemp;
+SELECT * FROM oracle_report(ARRAY[
+    'SELECT k, pad FROM adv WHERE k = 7',
+    'SELECT k, pad FROM adv WHERE k BETWEEN 5 AND 4242',
+    'SELECT k, pad FROM adv WHERE k IS NULL',
+    'SELECT k, pad FROM adv WHERE k = ANY(''{4242, 7, 100, 9223372036854775807}''::int8[])',
+    'SELECT k, pad FROM advtemp WHERE k = 7',
+    'SELECT k, pad FROM advtemp WHERE k BETWEEN 5 AND 4242']);
+SELECT * FROM oracle_report(ARRAY[
+    'SELECT k, pad FROM adv WHERE k >= 7 ORDER BY k, pad',
+    'SELECT k, pad FROM adv WHERE k <= 4242 ORDER BY k DESC, pad',
+    'SELECT k, pad FROM adv ORDER BY k DESC NULLS FIRST, pad LIMIT 4000'], true);
+SET omen.prefetch_heap = off;
+SELECT * FROM oracle_report(ARRAY[
+    'SELECT k, pad FROM adv WHERE k = 7',
+    'SELECT k, pad FROM adv WHERE k BETWEEN 5 AND 4242',
+    'SELECT k, pad FROM adv WHERE k IS NULL',
+    'SELECT k, pad FROM advtemp WHERE k = 7']);
+RESET omen.prefetch_heap;
+SET enable_hashjoin = off;
+SET enable_nestloop = off;
+SET enable_seqscan = off;
+SET enable_bitmapscan = off;
+SET enable_indexonlyscan = off;
+SET enable_sort = off;
+EXPLAIN (COSTS OFF) SELECT sum(a.pad), count(*) FROM adv a JOIN adv2 b ON a.k = b.k;
+SELECT sum(a.pad), count(*) FROM adv a JOIN adv2 b ON a.k = b.k;
+RESET ALL;
+SET enable_indexscan = off;
+SET enable_indexonlyscan = off;
+SET enable_bitmapscan = off;
+SELECT sum(a.pad), count(*) FROM adv a JOIN adv2 b ON a.k = b.k;
+RESET ALL;

@@ -155,9 +155,13 @@ typedef OmenPageOpaqueData *OmenPageOpaque;
  * compiler has no such builtin it does nothing.
  */
 #if defined(__GNUC__) || defined(__clang__)
+#define OMEN_HAVE_PREFETCH		1
 #define omen_prefetch(addr)		__builtin_prefetch(addr)
+/* the same, for a line about to be written (an atomic on it, say) */
+#define omen_prefetch_write(addr)	__builtin_prefetch(addr, 1)
 #else
 #define omen_prefetch(addr)		((void) 0)
+#define omen_prefetch_write(addr)	((void) 0)
 #endif
 
 /* The leftmost leaf's low fence and the rightmost leaf's high fence. */
@@ -761,6 +765,18 @@ typedef struct OmenScanOpaqueData
 	struct OmenScanExtra *extra;	/* index-only results' tuples; NULL until
 									 * the first (result_tuples) */
 	char	   *key_dest;		/* where an index-only result's key goes */
+
+	/*
+	 * Heap prefetch (prefetch_heap_pages): the heap whose pages are
+	 * prefetched (NULL: none are), the next item of pos to prefetch, the
+	 * heap block prefetched last, the item at which omengettuple
+	 * prefetches more (INT_MAX: none left to prefetch), and how far.
+	 */
+	Relation	prefetch_heap;
+	int			prefetch_next;
+	BlockNumber prefetch_block;
+	int			prefetch_at;
+	int			prefetch_window;	/* items ahead, growing to OMEN_PREFETCH_ROWS */
 } OmenScanOpaqueData;
 
 typedef OmenScanOpaqueData *OmenScanOpaque;
@@ -797,6 +813,7 @@ extern void omen_check_page(Relation index, Buffer buf, BlockNumber blkno, uint1
 extern void omen_check_scan_leaf(Relation index, Buffer buf, BlockNumber blkno, uint16 want);
 extern bool omen_page_is_leaf(Page page, uint16 want);
 extern int	omen_blockno_cmp(const void *a, const void *b);
+extern void omen_prefetch_heap_page(Relation heap, BlockNumber blkno, OffsetNumber offnum);
 extern void omen_check_metapage(Relation index, Page page);
 extern Buffer omen_read_page(Relation index, BlockNumber blkno, int mode, uint16 want);
 extern Buffer omen_pin_recent(Relation index, BlockNumber blkno, Buffer *recent);
@@ -928,6 +945,7 @@ extern bool omen_meta_wants_retrain(const OmenMetaPageData *meta);
 extern int	omen_retrain_naptime;
 extern double omen_retrain_threshold;
 extern bool omen_enable_retrain;
+extern bool omen_prefetch_heap;
 extern void omen_define_gucs(void);
 extern void omen_worker_init(void);
 extern void omen_request_retrain(Relation index);

@@ -5,6 +5,7 @@
 #include "postgres.h"
 
 #include "access/generic_xlog.h"
+#include "access/htup_details.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "storage/buf_internals.h"
@@ -219,6 +220,50 @@ omen_pin_recent(Relation index, BlockNumber blkno, Buffer *recent)
 	buf = ReadBuffer(index, blkno);
 	*recent = buf;
 	return buf;
+}
+
+/*
+ * Start loading into the CPU cache what the executor's fetch of heap row
+ * (blkno, offnum) will read first, if shared buffers hold that page: the
+ * buffer's descriptor, the page header and the row's line pointer.  A scan
+ * calls this for rows it will return soon (prefetch_heap_pages in
+ * omenscan.c), so those misses overlap each other and the executor's work
+ * instead of following one another in each fetch.
+ *
+ * Only hints: the mapping is looked up under its partition lock, as
+ * ReadBuffer does, but nothing is pinned or read; if the page is evicted
+ * before the fetch, the hints went to another page's memory, which costs
+ * nothing but the loads.  A page not in shared buffers is left alone (no
+ * I/O is started: on a heap the kernel caches, a posix_fadvise would cost
+ * a system call per row for nothing).
+ */
+void
+omen_prefetch_heap_page(Relation heap, BlockNumber blkno, OffsetNumber offnum)
+{
+	BufferTag	tag;
+	uint32		hash;
+	LWLock	   *partition;
+	int			buf_id;
+	char	   *page;
+
+	Assert(!RelationUsesLocalBuffers(heap));
+#ifndef OMEN_HAVE_PREFETCH
+	return;						/* no hints to give: spare the lookup */
+#endif
+	INIT_BUFFERTAG(tag, heap->rd_node, MAIN_FORKNUM, blkno);
+	hash = BufTableHashCode(&tag);
+	partition = BufMappingPartitionLock(hash);
+	LWLockAcquire(partition, LW_SHARED);
+	buf_id = BufTableLookup(&tag, hash);
+	LWLockRelease(partition);
+	if (buf_id < 0)
+		return;
+	page = (char *) BufferGetBlock(buf_id + 1);
+	/* the pin is a compare-and-swap on the descriptor's state */
+	omen_prefetch_write(GetBufferDescriptor(buf_id));
+	omen_prefetch(page);
+	if (offnum >= FirstOffsetNumber && offnum <= MaxHeapTuplesPerPage)
+		omen_prefetch(page + SizeOfPageHeaderData + (offnum - 1) * sizeof(ItemIdData));
 }
 
 /* A new block at the end, exclusively locked. */

@@ -63,6 +63,7 @@ typedef struct OmenWorkerBatch
 int			omen_retrain_naptime = 10;
 double		omen_retrain_threshold = 0.05;
 bool		omen_enable_retrain = true;
+bool		omen_prefetch_heap = true;
 
 static OmenShared *omen_shared = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -87,6 +88,12 @@ omen_define_gucs(void)
 							 "Drift is the number of leaf changes (splits, lowered fences) the model "
 							 "does not account for, per leaf: about the extra leaf reads of an equality probe.",
 							 &omen_retrain_threshold, 0.05, 0.0001, 100.0, PGC_SUSET, 0,
+							 NULL, NULL, NULL);
+	DefineCustomBoolVariable("omen.prefetch_heap",
+							 "Lets omen index scans start loading the heap pages of the rows they return into the CPU cache.",
+							 "Only pages already in shared buffers, a few rows ahead of the executor; "
+							 "index-only scans and bitmap scans do not.",
+							 &omen_prefetch_heap, true, PGC_USERSET, 0,
 							 NULL, NULL, NULL);
 	MarkGUCPrefixReserved("omen");
 }
