@@ -1348,7 +1348,7 @@ return_item(IndexScanDesc scan, OmenScanOpaque so, OmenScanPos *pos)
  * turn.  The scan knows all those rows when it reads the leaf; started
  * ahead, their misses overlap.  10M rows, heap in shared buffers: a probe
  * of ~50 duplicates scattered over the heap takes 0.6 of its time without
- * this, a probe of one row 0.9 (src/README.md, "Heap prefetch").
+ * this, a probe of one row 0.93 (src/README.md, "Heap prefetch").
  */
 static void
 prefetch_heap_pages(OmenScanOpaque so, OmenScanPos *pos)
