@@ -1398,13 +1398,22 @@ start_heap_prefetch(IndexScanDesc scan, OmenScanOpaque so, OmenScanPos *pos)
 	prefetch_heap_pages(so, pos);
 }
 
-/* omengettuple() when the leaf read last has no items left. */
+/*
+ * omengettuple() when the leaf read last has no items left, or when the
+ * heap prefetch's window is to be refilled before the next item.
+ */
 static pg_noinline bool
-gettuple_next_leaf(IndexScanDesc scan, ScanDirection dir)
+gettuple_slow(IndexScanDesc scan, ScanDirection dir)
 {
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 	OmenScanPos *pos = so->pos;
 
+	if (pos->item < pos->nitems && dir == so->dir)
+	{
+		Assert(pos->item >= so->prefetch_at);
+		prefetch_heap_pages(so, pos);
+		return return_item(scan, so, pos);
+	}
 	if (!so->started)
 	{
 		if (!scan_begin(scan, dir))
@@ -1425,8 +1434,8 @@ gettuple_next_leaf(IndexScanDesc scan, ScanDirection dir)
 
 /*
  * Most calls return the next item of the leaf read last: that path makes
- * no call.  (Before the first call, and after a rescan, the position has
- * no items.)
+ * no call, so it saves no registers; everything else is a tail call.
+ * (Before the first call, and after a rescan, the position has no items.)
  */
 bool
 omengettuple(IndexScanDesc scan, ScanDirection dir)
@@ -1434,13 +1443,9 @@ omengettuple(IndexScanDesc scan, ScanDirection dir)
 	OmenScanOpaque so = (OmenScanOpaque) scan->opaque;
 	OmenScanPos *pos = so->pos;
 
-	if (likely(pos->item < pos->nitems && dir == so->dir))
-	{
-		if (unlikely(pos->item >= so->prefetch_at))
-			prefetch_heap_pages(so, pos);
+	if (likely(pos->item < pos->nitems && dir == so->dir && pos->item < so->prefetch_at))
 		return return_item(scan, so, pos);
-	}
-	return gettuple_next_leaf(scan, dir);
+	return gettuple_slow(scan, dir);
 }
 
 int64
