@@ -160,6 +160,7 @@ typedef OmenPageOpaqueData *OmenPageOpaque;
 /* the same, for a line about to be written (an atomic on it, say) */
 #define omen_prefetch_write(addr)	__builtin_prefetch(addr, 1)
 #else
+#define OMEN_HAVE_PREFETCH		0
 #define omen_prefetch(addr)		((void) 0)
 #define omen_prefetch_write(addr)	((void) 0)
 #endif
@@ -767,12 +768,11 @@ typedef struct OmenScanOpaqueData
 	char	   *key_dest;		/* where an index-only result's key goes */
 
 	/*
-	 * Heap prefetch (prefetch_heap_pages): the heap whose pages are
-	 * prefetched (NULL: none are), the next item of pos to prefetch, the
-	 * heap block prefetched last, the item at which omengettuple
-	 * prefetches more (INT_MAX: none left to prefetch), and how far.
+	 * Heap prefetch (prefetch_heap_pages, of scan->heapRelation): the next
+	 * item of pos to prefetch, the heap block prefetched last, the item at
+	 * which omengettuple prefetches more (INT_MAX: none, or no prefetch),
+	 * and how far.
 	 */
-	Relation	prefetch_heap;
 	int			prefetch_next;
 	BlockNumber prefetch_block;
 	int			prefetch_at;

@@ -247,9 +247,6 @@ omen_prefetch_heap_page(Relation heap, BlockNumber blkno, OffsetNumber offnum)
 	char	   *page;
 
 	Assert(!RelationUsesLocalBuffers(heap));
-#ifndef OMEN_HAVE_PREFETCH
-	return;						/* no hints to give: spare the lookup */
-#endif
 	INIT_BUFFERTAG(tag, heap->rd_node, MAIN_FORKNUM, blkno);
 	hash = BufTableHashCode(&tag);
 	partition = BufMappingPartitionLock(hash);

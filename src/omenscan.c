@@ -1209,7 +1209,6 @@ omenbeginscan(Relation index, int nkeys, int norderbys)
 	so->ranges = NULL;
 	so->extra = NULL;			/* result_tuples() */
 	so->key_dest = NULL;
-	so->prefetch_heap = NULL;
 	so->prefetch_at = INT_MAX;	/* start_heap_prefetch() */
 	scan->opaque = so;
 	scan->xs_itupdesc = RelationGetDescr(index);
@@ -1351,7 +1350,7 @@ return_item(IndexScanDesc scan, OmenScanOpaque so, OmenScanPos *pos)
  * this, a probe of one row 0.93 (src/README.md, "Heap prefetch").
  */
 static void
-prefetch_heap_pages(OmenScanOpaque so, OmenScanPos *pos)
+prefetch_heap_pages(Relation heap, OmenScanOpaque so, OmenScanPos *pos)
 {
 	int			window = so->prefetch_window;
 	int			end = Min(pos->nitems, pos->item + window);
@@ -1365,7 +1364,7 @@ prefetch_heap_pages(OmenScanOpaque so, OmenScanPos *pos)
 		if (blkno == so->prefetch_block)
 			continue;
 		so->prefetch_block = blkno;
-		omen_prefetch_heap_page(so->prefetch_heap, blkno, ItemPointerGetOffsetNumberNoCheck(tid));
+		omen_prefetch_heap_page(heap, blkno, ItemPointerGetOffsetNumberNoCheck(tid));
 	}
 	so->prefetch_next = end;
 	so->prefetch_at = end < pos->nitems ? end - window / 2 : INT_MAX;
@@ -1376,8 +1375,10 @@ prefetch_heap_pages(OmenScanOpaque so, OmenScanPos *pos)
  * Start prefetching the heap pages of the items pos now holds, when this
  * scan returns rows through the heap: a plain index scan of a heap (the
  * heap table AM: another AM's TIDs need not name its blocks) in shared
- * buffers.  An index-only scan reads the visibility map instead, and a
- * bitmap scan (omengetbitmap) prefetches in the executor.
+ * buffers, on a compiler that can give the hints.  An index-only scan
+ * reads the visibility map instead, and a bitmap scan (omengetbitmap)
+ * prefetches in the executor.  Otherwise prefetch_at stays INT_MAX and
+ * omengettuple never refills.
  */
 static void
 start_heap_prefetch(IndexScanDesc scan, OmenScanOpaque so, OmenScanPos *pos)
@@ -1385,17 +1386,13 @@ start_heap_prefetch(IndexScanDesc scan, OmenScanOpaque so, OmenScanPos *pos)
 	Relation	heap = scan->heapRelation;
 
 	so->prefetch_at = INT_MAX;
-	if (!omen_prefetch_heap || scan->xs_want_itup || heap == NULL ||
+	if (!OMEN_HAVE_PREFETCH || !omen_prefetch_heap || scan->xs_want_itup || heap == NULL ||
 		heap->rd_rel->relam != HEAP_TABLE_AM_OID || RelationUsesLocalBuffers(heap))
-	{
-		so->prefetch_heap = NULL;
 		return;
-	}
-	so->prefetch_heap = heap;
 	so->prefetch_next = pos->item;
 	so->prefetch_block = InvalidBlockNumber;
 	so->prefetch_window = OMEN_PREFETCH_FIRST;
-	prefetch_heap_pages(so, pos);
+	prefetch_heap_pages(heap, so, pos);
 }
 
 /*
@@ -1411,7 +1408,7 @@ gettuple_slow(IndexScanDesc scan, ScanDirection dir)
 	if (pos->item < pos->nitems && dir == so->dir)
 	{
 		Assert(pos->item >= so->prefetch_at);
-		prefetch_heap_pages(so, pos);
+		prefetch_heap_pages(scan->heapRelation, so, pos);
 		return return_item(scan, so, pos);
 	}
 	if (!so->started)
