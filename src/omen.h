@@ -153,12 +153,24 @@ typedef OmenPageOpaqueData *OmenPageOpaque;
  * Start loading the cache line at addr, to be read soon, so that its miss
  * overlaps others instead of following them.  Only a hint: where the
  * compiler has no such builtin it does nothing.
+ *
+ * The empty volatile asm that takes the address keeps the hint, as found
+ * by reading the object code (gcc 12, -O2): without it gcc deleted, as
+ * dead code and without a warning, every prefetch of a heap row behind the
+ * offset's range check in prefetch_heap_row, a branch that did nothing
+ * else.  The asm keeps the branch, and the prefetch with it.
  */
 #if defined(__GNUC__) || defined(__clang__)
 #define OMEN_HAVE_PREFETCH		1
-#define omen_prefetch(addr)		__builtin_prefetch(addr)
+#define omen_prefetch_rw(addr, rw) \
+	do { \
+		const void *omen_prefetch_addr_ = (addr); \
+		__builtin_prefetch(omen_prefetch_addr_, (rw)); \
+		__asm__ __volatile__("" : : "r" (omen_prefetch_addr_)); \
+	} while (0)
+#define omen_prefetch(addr)		omen_prefetch_rw(addr, 0)
 /* the same, for a line about to be written (an atomic on it, say) */
-#define omen_prefetch_write(addr)	__builtin_prefetch(addr, 1)
+#define omen_prefetch_write(addr)	omen_prefetch_rw(addr, 1)
 #else
 #define OMEN_HAVE_PREFETCH		0
 #define omen_prefetch(addr)		((void) 0)
@@ -775,8 +787,12 @@ typedef struct OmenScanOpaqueData
 	 */
 	int			prefetch_next;
 	BlockNumber prefetch_block;
+	const char *prefetch_page;	/* prefetch_block's page, NULL if not in shared buffers */
 	int			prefetch_at;
 	int			prefetch_window;	/* items ahead, growing to OMEN_PREFETCH_ROWS */
+	int			tuple_len;		/* a heap row's bytes, -1 before
+								 * start_heap_prefetch, 0 unknown */
+	bool		tuple_len_exact;	/* rows without NULLs take tuple_len bytes */
 } OmenScanOpaqueData;
 
 typedef OmenScanOpaqueData *OmenScanOpaque;
@@ -813,7 +829,8 @@ extern void omen_check_page(Relation index, Buffer buf, BlockNumber blkno, uint1
 extern void omen_check_scan_leaf(Relation index, Buffer buf, BlockNumber blkno, uint16 want);
 extern bool omen_page_is_leaf(Page page, uint16 want);
 extern int	omen_blockno_cmp(const void *a, const void *b);
-extern void omen_prefetch_heap_page(Relation heap, BlockNumber blkno, OffsetNumber offnum);
+extern int	omen_heap_tuple_len(Relation heap, bool *exact);
+extern const char *omen_prefetch_heap_page(Relation heap, BlockNumber blkno);
 extern void omen_check_metapage(Relation index, Page page);
 extern Buffer omen_read_page(Relation index, BlockNumber blkno, int mode, uint16 want);
 extern Buffer omen_pin_recent(Relation index, BlockNumber blkno, Buffer *recent);

@@ -223,28 +223,72 @@ omen_pin_recent(Relation index, BlockNumber blkno, Buffer *recent)
 }
 
 /*
- * Start loading into the CPU cache what the executor's fetch of heap row
- * (blkno, offnum) will read first, if shared buffers hold that page: the
- * buffer's descriptor, the page header and the row's line pointer.  A scan
- * calls this for rows it will return soon (prefetch_heap_pages in
- * omenscan.c), so those misses overlap each other and the executor's work
- * instead of following one another in each fetch.
+ * The bytes a row of this heap takes on its page (MAXALIGNed, as
+ * PageAddItem stores it), to guess where on a page a row lies
+ * (prefetch_heap_row in omenscan.c); 0 if there is nothing to go on.
+ * When every column is of fixed width, *exact: every row without NULLs
+ * written since the last column was added is that long.
+ * Otherwise the mean a row takes of a page, from pg_class's relpages and
+ * reltuples, which counts free space too.
+ */
+int
+omen_heap_tuple_len(Relation heap, bool *exact)
+{
+	TupleDesc	desc = RelationGetDescr(heap);
+	Size		data = 0;
+	double		mean;
+	int			i;
+
+	*exact = false;
+	for (i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		/* a dropped column still takes its bytes in rows written before */
+		if (att->attisdropped || att->attlen <= 0)
+			break;
+		data = att_align_nominal(data, att->attalign) + att->attlen;
+		if (data > MaxHeapTupleSize)
+			break;				/* such rows are never stored whole */
+	}
+	if (i == desc->natts)
+	{
+		*exact = true;
+		return (int) MAXALIGN(MAXALIGN(SizeofHeapTupleHeader) + data);
+	}
+	if (heap->rd_rel->reltuples <= 0 || heap->rd_rel->relpages == 0)
+		return 0;
+	mean = (double) heap->rd_rel->relpages * (BLCKSZ - SizeOfPageHeaderData) /
+		heap->rd_rel->reltuples - sizeof(ItemIdData);
+	if (mean < MAXALIGN(SizeofHeapTupleHeader) || mean > BLCKSZ)
+		return 0;
+	return (int) mean;
+}
+
+/*
+ * Start loading into the CPU cache what the executor's fetch of a row of
+ * heap page blkno will read first, if shared buffers hold that page: the
+ * buffer's descriptor and the page header.  Returns the page's address
+ * for prefetch_heap_row() in omenscan.c, or NULL if the page is not in
+ * shared buffers.  A scan does this for rows it will return soon
+ * (prefetch_heap_pages in omenscan.c), so those misses overlap each other
+ * and the executor's work instead of following one another in each fetch.
  *
  * Only hints: the mapping is looked up under its partition lock, as
  * ReadBuffer does, but nothing is pinned or read; if the page is evicted
- * before the fetch, the hints went to another page's memory, which costs
+ * before the fetch, the hints go to another page's memory, which costs
  * nothing but the loads.  A page not in shared buffers is left alone (no
  * I/O is started: on a heap the kernel caches, a posix_fadvise would cost
  * a system call per row for nothing).
  */
-void
-omen_prefetch_heap_page(Relation heap, BlockNumber blkno, OffsetNumber offnum)
+const char *
+omen_prefetch_heap_page(Relation heap, BlockNumber blkno)
 {
 	BufferTag	tag;
 	uint32		hash;
 	LWLock	   *partition;
 	int			buf_id;
-	char	   *page;
+	const char *page;
 
 	Assert(!RelationUsesLocalBuffers(heap));
 	INIT_BUFFERTAG(tag, heap->rd_node, MAIN_FORKNUM, blkno);
@@ -254,13 +298,12 @@ omen_prefetch_heap_page(Relation heap, BlockNumber blkno, OffsetNumber offnum)
 	buf_id = BufTableLookup(&tag, hash);
 	LWLockRelease(partition);
 	if (buf_id < 0)
-		return;
-	page = (char *) BufferGetBlock(buf_id + 1);
+		return NULL;
+	page = (const char *) BufferGetBlock(buf_id + 1);
 	/* the pin is a compare-and-swap on the descriptor's state */
 	omen_prefetch_write(GetBufferDescriptor(buf_id));
 	omen_prefetch(page);
-	if (offnum >= FirstOffsetNumber && offnum <= MaxHeapTuplesPerPage)
-		omen_prefetch(page + SizeOfPageHeaderData + (offnum - 1) * sizeof(ItemIdData));
+	return page;
 }
 
 /* A new block at the end, exclusively locked. */

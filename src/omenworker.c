@@ -90,7 +90,7 @@ omen_define_gucs(void)
 							 &omen_retrain_threshold, 0.05, 0.0001, 100.0, PGC_SUSET, 0,
 							 NULL, NULL, NULL);
 	DefineCustomBoolVariable("omen.prefetch_heap",
-							 "Lets omen index scans start loading the heap pages of the rows they return into the CPU cache.",
+							 "Lets omen index scans start loading the heap rows they return, and their pages, into the CPU cache.",
 							 "Only pages already in shared buffers, a few rows ahead of the executor; "
 							 "index-only scans and bitmap scans do not.",
 							 &omen_prefetch_heap, true, PGC_USERSET, 0,
