@@ -830,7 +830,14 @@ extern void omen_check_scan_leaf(Relation index, Buffer buf, BlockNumber blkno, 
 extern bool omen_page_is_leaf(Page page, uint16 want);
 extern int	omen_blockno_cmp(const void *a, const void *b);
 extern int	omen_heap_tuple_len(Relation heap, bool *exact);
-extern const char *omen_prefetch_heap_page(Relation heap, BlockNumber blkno);
+/*
+ * The most heap blocks omen_prefetch_heap_blocks() looks up at once: as
+ * many buffer-mapping partition locks may be held together (of the 128;
+ * each for about as long as that many lookups take).
+ */
+#define OMEN_LOOKUP_BATCH		16
+extern void omen_prefetch_heap_blocks(Relation heap, const BlockNumber *blknos, int n,
+									  const char **pages);
 extern void omen_check_metapage(Relation index, Page page);
 extern Buffer omen_read_page(Relation index, BlockNumber blkno, int mode, uint16 want);
 extern Buffer omen_pin_recent(Relation index, BlockNumber blkno, Buffer *recent);

@@ -1341,7 +1341,7 @@ return_item(IndexScanDesc scan, OmenScanOpaque so, OmenScanPos *pos)
 
 /*
  * Start loading the line pointer and the row at offset offnum of a heap
- * page that omen_prefetch_heap_page() found in shared buffers.
+ * page that omen_prefetch_heap_blocks() found in shared buffers.
  *
  * Where the row lies on the page is in its line pointer, which is not
  * read (nothing is pinned): it is guessed.  PageAddItem stores rows from
@@ -1387,11 +1387,58 @@ prefetch_heap_row(const char *page, OffsetNumber offnum, int tuple_len, bool exa
 }
 
 /*
+ * Prefetch the rows of pos's items from first on, up to end or to the
+ * item before the (OMEN_LOOKUP_BATCH + 1)th page change, whichever comes
+ * first; returns the item after the last one prefetched.  The pages are
+ * looked up in one batch (omen_prefetch_heap_blocks); an item on the page
+ * of the item before it needs no lookup.
+ */
+static int
+prefetch_heap_batch(Relation heap, OmenScanOpaque so, OmenScanPos *pos, int first, int end)
+{
+	BlockNumber blocks[OMEN_LOOKUP_BATCH];
+	const char *pages[OMEN_LOOKUP_BATCH];
+	BlockNumber last = so->prefetch_block;
+	int			nblocks = 0;
+	int			stop;
+	int			b = 0;
+	int			i;
+
+	for (stop = first; stop < end; stop++)
+	{
+		BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(&pos->items[stop].tid);
+
+		if (blkno == last)
+			continue;
+		if (nblocks == OMEN_LOOKUP_BATCH)
+			break;
+		blocks[nblocks++] = last = blkno;
+	}
+	if (nblocks > 0)
+		omen_prefetch_heap_blocks(heap, blocks, nblocks, pages);
+	for (i = first; i < stop; i++)
+	{
+		ItemPointer tid = &pos->items[i].tid;
+
+		if (ItemPointerGetBlockNumberNoCheck(tid) != so->prefetch_block)
+		{
+			Assert(b < nblocks && blocks[b] == ItemPointerGetBlockNumberNoCheck(tid));
+			so->prefetch_block = blocks[b];
+			so->prefetch_page = pages[b++];
+		}
+		if (so->prefetch_page)
+			prefetch_heap_row(so->prefetch_page, ItemPointerGetOffsetNumberNoCheck(tid),
+							  so->tuple_len, so->tuple_len_exact);
+	}
+	Assert(b == nblocks);
+	return stop;
+}
+
+/*
  * Prefetch the heap rows of pos's items up to the window past the next
- * one to return, and set where to do it again: each page's buffer once in
- * a row of items on the same page (omen_prefetch_heap_page), then each
- * row's line pointer and its guessed place on the page
- * (prefetch_heap_row).
+ * one to return, and set where to do it again: the pages' buffers, looked
+ * up in batches (prefetch_heap_batch), then each row's line pointer and
+ * its guessed place on the page (prefetch_heap_row).
  *
  * Why an index does this: each row an index scan returns costs the
  * executor a heap fetch whose cache misses (buffer mapping, descriptor,
@@ -1408,22 +1455,10 @@ prefetch_heap_pages(Relation heap, OmenScanOpaque so, OmenScanPos *pos)
 {
 	int			window = so->prefetch_window;
 	int			end = Min(pos->nitems, pos->item + window);
-	int			i;
+	int			i = Max(so->prefetch_next, pos->item);
 
-	for (i = Max(so->prefetch_next, pos->item); i < end; i++)
-	{
-		ItemPointer tid = &pos->items[i].tid;
-		BlockNumber blkno = ItemPointerGetBlockNumberNoCheck(tid);
-
-		if (blkno != so->prefetch_block)
-		{
-			so->prefetch_block = blkno;
-			so->prefetch_page = omen_prefetch_heap_page(heap, blkno);
-		}
-		if (so->prefetch_page)
-			prefetch_heap_row(so->prefetch_page, ItemPointerGetOffsetNumberNoCheck(tid),
-								   so->tuple_len, so->tuple_len_exact);
-	}
+	while (i < end)
+		i = prefetch_heap_batch(heap, so, pos, i, end);
 	so->prefetch_next = end;
 	so->prefetch_at = end < pos->nitems ? end - window / 2 : INT_MAX;
 	so->prefetch_window = Min(window * OMEN_PREFETCH_GROWTH, OMEN_PREFETCH_ROWS);
