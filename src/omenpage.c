@@ -306,10 +306,9 @@ omen_prefetch_heap_blocks(Relation heap, const BlockNumber *blknos, int n, const
 	uint32		hashes[OMEN_LOOKUP_BATCH];
 	int			parts[OMEN_LOOKUP_BATCH];	/* distinct, ascending */
 	int			nparts = 0;
-	uint64		held[NUM_BUFFER_PARTITIONS / 64] = {0};
+	bool		held[NUM_BUFFER_PARTITIONS] = {0};
 	int			i;
 
-	StaticAssertStmt(NUM_BUFFER_PARTITIONS % 64 == 0, "partition bitmap is whole words");
 	Assert(!RelationUsesLocalBuffers(heap));
 	Assert(n >= 0 && n <= OMEN_LOOKUP_BATCH);
 	for (i = 0; i < n; i++)
@@ -337,15 +336,14 @@ omen_prefetch_heap_blocks(Relation heap, const BlockNumber *blknos, int n, const
 			LWLockAcquire(lock, LW_SHARED);
 		else if (!LWLockConditionalAcquire(lock, LW_SHARED))
 			continue;
-		held[parts[i] / 64] |= UINT64CONST(1) << (parts[i] % 64);
+		held[parts[i]] = true;
 	}
 	for (i = 0; i < n; i++)
 	{
-		int			part = BufTableHashPartition(hashes[i]);
 		int			buf_id;
 
 		pages[i] = NULL;
-		if (!(held[part / 64] & (UINT64CONST(1) << (part % 64))))
+		if (!held[BufTableHashPartition(hashes[i])])
 			continue;
 		buf_id = BufTableLookup(&tags[i], hashes[i]);
 		if (buf_id >= 0)
@@ -357,7 +355,7 @@ omen_prefetch_heap_blocks(Relation heap, const BlockNumber *blknos, int n, const
 	}
 	for (i = nparts - 1; i >= 0; i--)
 	{
-		if (held[parts[i] / 64] & (UINT64CONST(1) << (parts[i] % 64)))
+		if (held[parts[i]])
 			LWLockRelease(BufMappingPartitionLockByIndex(parts[i]));
 	}
 	for (i = 0; i < n; i++)
