@@ -9,15 +9,17 @@
  * shared memory and sets the launcher's latch, so nobody polls indexes.
  * The launcher takes the requests of one database at a time and starts a
  * worker connected to that database, which retrains each index (only the
- * pieces that changed, see omenretrain.c) in its own transaction.  Locks
- * are taken conditionally: an index busy with DDL is retried at the next
- * round, never waited for.  Without preloading there is no worker; VACUUM
+ * pieces that changed, see omenretrain.c) in its own transaction, then
+ * stays a moment for more requests of its database (omen_worker_main).  Locks
+ * are taken conditionally: an index busy with DDL is retried later, never
+ * waited for.  Without preloading there is no worker; VACUUM
  * and omen_index_retrain() retrain.
  */
 #include "postgres.h"
 
 #include "access/xact.h"
 #include "catalog/index.h"
+#include "catalog/pg_database.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "postmaster/bgworker.h"
@@ -33,12 +35,25 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "omen.h"
 
 #define OMEN_MAX_REQUESTS		256
 /* index OIDs a worker gets in bgw_extra */
 #define OMEN_WORKER_BATCH		((BGW_EXTRALEN - sizeof(uint32)) / sizeof(Oid))
+
+/*
+ * How long a worker waits for more requests of its database before it
+ * exits.  A writer splitting leaves of a small index asks for a retrain
+ * every few hundred rows; starting a process for each (a fork, a backend's
+ * start-up and catalog caches: milliseconds of CPU) cost a reader beside
+ * it more than the retrains did.  Kept well under the 5 s that DROP
+ * DATABASE and CREATE DATABASE ... TEMPLATE wait for the database's other
+ * processes to leave; a worker with work left checks for them instead
+ * (database_wanted).
+ */
+#define OMEN_WORKER_LINGER_MS	1000L
 
 typedef struct OmenRequest
 {
@@ -50,6 +65,7 @@ typedef struct OmenShared
 {
 	slock_t		mutex;
 	Latch	   *launcher_latch;
+	Latch	   *worker_latch;	/* the running worker's, from start to exit */
 	int			nrequests;
 	OmenRequest requests[OMEN_MAX_REQUESTS];
 } OmenShared;
@@ -169,23 +185,50 @@ post_request_locked(Oid dbid, Oid indexid)
  * Ask the worker to retrain this index.  Cheap (a spinlock and a scan of a
  * short array), and called only by splits and rebalances that found the
  * model drifted.
- * The latch is set even when the request was queued already: the launcher's
- * waits for a worker consume wake-ups, and this one starts its next round
- * at once (src/README.md, "The background worker").
+ * The latches are set even when the request was queued already: the
+ * launcher's waits for a worker consume wake-ups, and this one starts its
+ * next round at once (src/README.md, "The background worker").  A worker
+ * waiting for more work takes a request of its database itself, and on
+ * one of another database exits at once, for the launcher to serve it.
  */
 void
 omen_request_retrain(Relation index)
 {
 	Latch	   *latch;
+	Latch	   *worker_latch;
 
 	if (omen_shared == NULL || !omen_enable_retrain || RelationUsesLocalBuffers(index))
 		return;
 	SpinLockAcquire(&omen_shared->mutex);
 	post_request_locked(MyDatabaseId, RelationGetRelid(index));
 	latch = omen_shared->launcher_latch;
+	worker_latch = omen_shared->worker_latch;
 	SpinLockRelease(&omen_shared->mutex);
+	if (worker_latch)
+		SetLatch(worker_latch);
 	if (latch)
 		SetLatch(latch);
+}
+
+/*
+ * Move up to a batch of the queued requests of database dbid into batch,
+ * keeping the others in their order.  Caller holds the mutex.
+ */
+static void
+take_requests_locked(Oid dbid, OmenWorkerBatch *batch)
+{
+	int			i;
+	int			kept = 0;
+
+	batch->n = 0;
+	for (i = 0; i < omen_shared->nrequests; i++)
+	{
+		if (omen_shared->requests[i].dbid == dbid && batch->n < OMEN_WORKER_BATCH)
+			batch->indexes[batch->n++] = omen_shared->requests[i].indexid;
+		else
+			omen_shared->requests[kept++] = omen_shared->requests[i];
+	}
+	omen_shared->nrequests = kept;
 }
 
 /* ---------------------------------------------------------------------
@@ -211,7 +254,6 @@ take_batch(const Oid *served, int nserved, OmenWorkerBatch *batch)
 	Oid			dbid = InvalidOid;
 	int			i;
 	int			j;
-	int			kept = 0;
 
 	batch->n = 0;
 	SpinLockAcquire(&omen_shared->mutex);
@@ -224,14 +266,8 @@ take_batch(const Oid *served, int nserved, OmenWorkerBatch *batch)
 		if (!seen)
 			dbid = omen_shared->requests[i].dbid;
 	}
-	for (i = 0; i < omen_shared->nrequests; i++)
-	{
-		if (OidIsValid(dbid) && omen_shared->requests[i].dbid == dbid && batch->n < OMEN_WORKER_BATCH)
-			batch->indexes[batch->n++] = omen_shared->requests[i].indexid;
-		else
-			omen_shared->requests[kept++] = omen_shared->requests[i];
-	}
-	omen_shared->nrequests = kept;
+	if (OidIsValid(dbid))
+		take_requests_locked(dbid, batch);
 	SpinLockRelease(&omen_shared->mutex);
 	return dbid;
 }
@@ -384,12 +420,113 @@ retrain_one(Oid indexid)
 	return false;
 }
 
+static void
+worker_detach(int code, Datum arg)
+{
+	SpinLockAcquire(&omen_shared->mutex);
+	if (omen_shared->worker_latch == MyLatch)
+		omen_shared->worker_latch = NULL;
+	SpinLockRelease(&omen_shared->mutex);
+}
+
+/*
+ * Does a command wait for this database's processes to leave?  DROP
+ * DATABASE, ALTER DATABASE ... RENAME or SET TABLESPACE, and CREATE
+ * DATABASE ... TEMPLATE lock the database (AccessExclusiveLock; ShareLock
+ * for a template) and then wait 5 s for its other processes to exit,
+ * signalling no background worker.  The lock a connecting backend takes
+ * (RowExclusiveLock) conflicts with theirs: not getting it at once means
+ * leave.
+ */
+static bool
+database_wanted(Oid dbid)
+{
+	LOCKTAG		tag;
+
+	SET_LOCKTAG_OBJECT(tag, InvalidOid, DatabaseRelationId, dbid, 0);
+	if (LockAcquire(&tag, RowExclusiveLock, true, true) == LOCKACQUIRE_NOT_AVAIL)
+		return true;
+	LockRelease(&tag, RowExclusiveLock, true);
+	return false;
+}
+
+/*
+ * Retrain the indexes of a batch, each in its own transaction.  Returns
+ * true when the worker should exit: an index was busy (it is queued
+ * again, and the launcher's next round, a second away, tries it), or a
+ * command waits for the database (the indexes not yet retrained are
+ * queued again).
+ */
+static bool
+retrain_batch(Oid dbid, const OmenWorkerBatch *batch)
+{
+	bool		leave = false;
+	bool		wanted = false;
+	uint32		i;
+
+	for (i = 0; i < batch->n && i < OMEN_WORKER_BATCH; i++)
+	{
+		bool		requeue;
+
+		CHECK_FOR_INTERRUPTS();
+		if (!wanted)
+			wanted = database_wanted(dbid);
+		if (wanted)
+			requeue = true;
+		else
+		{
+			SetCurrentStatementStartTimestamp();
+			StartTransactionCommand();
+			requeue = retrain_one(batch->indexes[i]);
+			CommitTransactionCommand();
+			pgstat_report_activity(STATE_IDLE, NULL);
+		}
+		if (requeue)
+		{
+			SpinLockAcquire(&omen_shared->mutex);
+			post_request_locked(dbid, batch->indexes[i]);
+			SpinLockRelease(&omen_shared->mutex);
+			leave = true;
+		}
+	}
+	return leave;
+}
+
+/*
+ * Take the next batch of this database's requests (perhaps none).  Returns
+ * false, taking nothing, when another database has requests queued: this
+ * worker exits and the launcher serves that database next, as it would
+ * have if the worker had exited after its first batch.
+ */
+static bool
+take_own_batch(Oid dbid, OmenWorkerBatch *batch)
+{
+	bool		others = false;
+	int			i;
+
+	batch->n = 0;
+	SpinLockAcquire(&omen_shared->mutex);
+	for (i = 0; i < omen_shared->nrequests; i++)
+		others = others || omen_shared->requests[i].dbid != dbid;
+	if (!others)
+		take_requests_locked(dbid, batch);
+	SpinLockRelease(&omen_shared->mutex);
+	return !others;
+}
+
+/*
+ * Retrain the batch the launcher gave, then the requests of this database
+ * that come in while it runs or within OMEN_WORKER_LINGER_MS of its last
+ * retrain, and exit; exit sooner when another database has requests, an
+ * index is busy, or a command waits for the database to be left.
+ * Backends set this worker's latch with each request.
+ */
 void
 omen_worker_main(Datum arg)
 {
 	Oid			dbid = DatumGetObjectId(arg);
 	OmenWorkerBatch batch;
-	uint32		i;
+	TimestampTz idle_since;
 
 	memcpy(&batch, MyBgworkerEntry->bgw_extra, sizeof(OmenWorkerBatch));
 	pqsignal(SIGTERM, die);
@@ -397,22 +534,34 @@ omen_worker_main(Datum arg)
 	BackgroundWorkerInitializeConnectionByOid(dbid, InvalidOid, 0);
 	pgstat_report_appname("omen retrain worker");
 
-	for (i = 0; i < batch.n && i < OMEN_WORKER_BATCH; i++)
-	{
-		bool		retry;
+	SpinLockAcquire(&omen_shared->mutex);
+	omen_shared->worker_latch = MyLatch;
+	SpinLockRelease(&omen_shared->mutex);
+	on_shmem_exit(worker_detach, (Datum) 0);
 
-		CHECK_FOR_INTERRUPTS();
-		SetCurrentStatementStartTimestamp();
-		StartTransactionCommand();
-		retry = retrain_one(batch.indexes[i]);
-		CommitTransactionCommand();
-		pgstat_report_activity(STATE_IDLE, NULL);
-		if (retry)
+	idle_since = GetCurrentTimestamp();
+	for (;;)
+	{
+		long		idle_ms;
+
+		if (batch.n > 0)
 		{
-			SpinLockAcquire(&omen_shared->mutex);
-			post_request_locked(dbid, batch.indexes[i]);
-			SpinLockRelease(&omen_shared->mutex);
+			if (retrain_batch(dbid, &batch))
+				break;
+			idle_since = GetCurrentTimestamp();
 		}
+		CHECK_FOR_INTERRUPTS();
+		/* reset before looking: a request posted after the look sets it again */
+		ResetLatch(MyLatch);
+		if (!take_own_batch(dbid, &batch))
+			break;
+		if (batch.n > 0)
+			continue;
+		idle_ms = TimestampDifferenceMilliseconds(idle_since, GetCurrentTimestamp());
+		if (idle_ms >= OMEN_WORKER_LINGER_MS)
+			break;
+		(void) WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+						 OMEN_WORKER_LINGER_MS - idle_ms, PG_WAIT_EXTENSION);
 	}
 	proc_exit(0);
 }

@@ -1,6 +1,7 @@
 # The background retrain worker, with omen_index preloaded: it shows in
 # pg_stat_activity, retrains drifted indexes in every database without a
-# manual call, a standby follows the new models, and an immediate stop
+# manual call, a standby follows the new models, a database whose worker
+# just retrained can be dropped, and an immediate stop
 # while retrains run leaves indexes that pass the check and answer like a
 # sequential scan.  OMEN_WORKER_CRASH_ROUNDS sets the crash rounds.
 use strict;
@@ -8,6 +9,7 @@ use warnings;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Test::More;
+use Time::HiRes;
 
 my $rounds = $ENV{OMEN_WORKER_CRASH_ROUNDS} // 3;
 my $node = PostgreSQL::Test::Cluster->new('worker');
@@ -75,6 +77,46 @@ is($standby->safe_psql('postgres', "SET enable_seqscan = off; SET enable_bitmaps
 	$node->safe_psql('postgres', "SET enable_indexscan = off; SET enable_bitmapscan = off; SET enable_indexonlyscan = off; $q"),
 	'the standby answers like a sequential scan on the primary');
 $standby->stop;
+
+# One worker serves a stream of requests of its database (it stays for
+# the next one rather than a process starting per retrain), and still
+# leaves in time for DROP DATABASE, which waits 5 s for a database's other
+# processes and signals no background worker: 4 s of single-row random
+# inserts into a small index in 'other' (a few leaves: nearly every split
+# asks for a retrain), sampling the workers and the retrain count.
+$node->safe_psql('other', q{
+	CREATE TABLE s (k int8, pad int);
+	INSERT INTO s SELECT g * 10, 0 FROM generate_series(1, 5000) g;
+	CREATE INDEX s_omen ON s USING omen (k);
+});
+my $wdir = PostgreSQL::Test::Utils::tempdir;
+PostgreSQL::Test::Utils::append_to_file("$wdir/one.sql",
+	"INSERT INTO s VALUES ((random() * 1000000)::int8, 3);\n");
+my ($wout, $werr) = ('', '');
+my $writer = IPC::Run::start(
+	[ 'pgbench', '-n', '-c', '1', '-T', '4', '-f', "$wdir/one.sql", '-h', $node->host, '-p', $node->port, 'other' ],
+	'>', \$wout, '2>', \$werr);
+my (%first, %last);
+my $until = Time::HiRes::time() + 3.5;
+while (Time::HiRes::time() < $until)
+{
+	my $pids = $node->safe_psql('postgres', q{
+		SELECT string_agg(pid::text, ',') FROM pg_stat_activity
+		WHERE backend_type = 'omen retrain worker' AND datname = 'other'});
+	my $retrains = $node->safe_psql('other', q{SELECT retrains FROM omen_index_stats('s_omen')});
+	for my $pid (grep { $_ ne '' } split /,/, $pids)
+	{
+		$first{$pid} //= $retrains;
+		$last{$pid} = $retrains;
+	}
+	select(undef, undef, undef, 0.1);
+}
+$writer->finish;
+my ($most) = sort { $b <=> $a } map { $last{$_} - $first{$_} } keys %first;
+ok(defined $most && $most >= 2,
+	'one worker process was seen across several retrains: ' . ($most // 'no worker seen') . ' retrains');
+my ($drop_rc, $drop_out, $drop_err) = $node->psql('postgres', 'DROP DATABASE other');
+is($drop_rc, 0, "DROP DATABASE right after the worker's retrains in it succeeds $drop_err");
 
 # immediate stops while inserts, deletes, the worker's and manual retrains run
 my $dir = PostgreSQL::Test::Utils::tempdir;
