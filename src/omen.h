@@ -861,6 +861,7 @@ extern bool omen_leaf_choose_enc_near(const int64 *keys, const int64 *tids, int 
 									  const OmenLeafEnc *ref, OmenLeafEnc *enc);
 extern bool omen_leaf_enc_holds(const OmenLeafEnc *enc, int64 key, int64 tid);
 extern void omen_leaf_get_enc(Page page, OmenLeafEnc *enc);
+extern bool omen_leaf_extends_sorted(Page page, int64 key, int64 tid, bool *fits);
 extern void omen_leaf_init(Page page, uint16 flags);
 extern void omen_leaf_write(Page page, const OmenLeafEnc *enc, int n, const int64 *keys, const int64 *tids);
 extern void omen_leaf_write_from(Page page, int from, int n, const int64 *keys, const int64 *tids);

@@ -671,16 +671,20 @@ insert_into_leaf(Relation index, Buffer buf, int64 key, int64 tid)
  * The fast path for appends (as nbtree's for the rightmost leaf): if the
  * last insert of this backend went to the end of a leaf, try that leaf
  * first.  It is used only if the new entry again goes to its end; a busy
- * leaf is not waited for.
+ * leaf is not waited for.  When the entry can simply be stored there
+ * (most appends), it is, and *done is set; otherwise the locked leaf is
+ * returned for insert_into_leaf (a rewrite or a split).
  */
 static Buffer
-try_append_hint(Relation index, OmenModelCache *model, int tree, int64 key, int64 tid, uint16 want)
+try_append_hint(Relation index, OmenModelCache *model, int tree, int64 key, int64 tid, uint16 want,
+				bool *done)
 {
 	BlockNumber hint = model->insert_hint[tree];
 	Buffer		buf;
 	Page		page;
-	OmenLeaf	lf;
+	bool		fits;
 
+	*done = false;
 	if (hint == InvalidBlockNumber)
 		return InvalidBuffer;
 	buf = omen_pin_recent(index, hint, &model->insert_hint_buf[tree]);
@@ -691,9 +695,15 @@ try_append_hint(Relation index, OmenModelCache *model, int tree, int64 key, int6
 	}
 	omen_check_page(index, buf, hint, want);
 	page = BufferGetPage(buf);
-	omen_leaf_open(page, &lf);
-	if (omen_pos_in_leaf(page, key, tid) && leaf_appends_sorted(&lf, key, tid))
+	if (omen_pos_in_leaf(page, key, tid) && omen_leaf_extends_sorted(page, key, tid, &fits))
+	{
+		if (fits)
+		{
+			leaf_append(index, buf, key, tid, true);
+			*done = true;
+		}
 		return buf;
+	}
 	UnlockReleaseBuffer(buf);
 	return InvalidBuffer;
 }
@@ -717,9 +727,16 @@ omeninsert(Relation index, Datum *values, bool *isnull, ItemPointer ht_ctid,
 	for (;;)
 	{
 		OmenModelCache *model = omen_get_model(index);
-		Buffer		buf = try_append_hint(index, model, tree, key, tid, want);
+		bool		done;
+		Buffer		buf = try_append_hint(index, model, tree, key, tid, want, &done);
 		LeafInsertResult r;
 
+		if (done)
+		{
+			/* stored at the end of the hinted leaf, which stays the hint */
+			UnlockReleaseBuffer(buf);
+			break;
+		}
 		if (!BufferIsValid(buf))
 		{
 			buf = omen_find_leaf(index, tree, key, tid, BUFFER_LOCK_EXCLUSIVE, want);
