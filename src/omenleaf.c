@@ -489,8 +489,8 @@ omen_leaf_enc_holds(const OmenLeafEnc *enc, int64 key, int64 tid)
  *
  * The insert fast path asks this of the leaf its last append went to, on
  * every append: it reads only the header, the last key and the last TID,
- * where opening the leaf (omen_leaf_open) and reading its encoding cost a
- * tenth of the instructions omen spends on an append, and a division.
+ * where opening the leaf (omen_leaf_open) and reading its encoding, twice,
+ * cost a third of the instructions omen spent on an append, and divisions.
  * The page has been checked (omen_check_page).
  */
 bool
