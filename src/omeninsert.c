@@ -488,18 +488,6 @@ merge_start(const OmenLeaf *lf, const OmenLeafEnc *enc, int64 key, int64 tid)
 }
 
 /*
- * Does (key, tid) extend the sorted entries of this leaf: a PLAIN leaf
- * with nothing pending, the entry after all of its entries?
- */
-static bool
-leaf_appends_sorted(const OmenLeaf *lf, int64 key, int64 tid)
-{
-	return lf->format == OMEN_LEAF_PLAIN && lf->n == lf->nsorted &&
-		(lf->n == 0 || omen_pos_cmp(omen_leaf_key(lf, lf->n - 1), omen_leaf_tid(lf, lf->n - 1),
-									key, tid) < 0);
-}
-
-/*
  * Write a merge of the full pending area that leaves the far entries
  * pending: the entries the leaf's fields hold go into the sorted entries,
  * rewritten from entry 'from' (merge_start), and the nfar others stay
@@ -557,17 +545,18 @@ insert_into_leaf(Relation index, Buffer buf, int64 key, int64 tid)
 	int			s;
 	bool		holds;
 	bool		appends;
+	bool		fits;
 	OmenLeafEnc lenc;
 	OmenLeafEnc renc;
 
 	omen_leaf_open(page, &lf);
 	omen_leaf_get_enc(page, &enc);
 	holds = omen_leaf_enc_holds(&enc, key, tid);
-	appends = leaf_appends_sorted(&lf, key, tid);
+	appends = omen_leaf_extends_sorted(page, key, tid, &fits);
 
 	if (lf.n < OMEN_LEAF_MAX_ENTRIES)
 	{
-		if (appends && holds && ph->pd_upper - ph->pd_lower >= enc.key_width + enc.tid_width)
+		if (appends && fits)
 		{
 			leaf_append(index, buf, key, tid, true);
 			result.append_leaf = BufferGetBlockNumber(buf);

@@ -491,7 +491,7 @@ omen_leaf_enc_holds(const OmenLeafEnc *enc, int64 key, int64 tid)
  * every append: it reads only the header, the last key and the last TID,
  * where opening the leaf (omen_leaf_open) and reading its encoding, twice,
  * cost a third of the instructions omen spent on an append, and divisions.
- * The page has been checked (omen_check_page).
+ * insert_into_leaf asks it too.  The page has been checked (omen_check_page).
  */
 bool
 omen_leaf_extends_sorted(Page page, int64 key, int64 tid, bool *fits)
