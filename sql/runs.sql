@@ -61,6 +61,45 @@ SELECT * FROM oracle_report(ARRAY[
     'SELECT k FROM lr ORDER BY k DESC',
     'SELECT k FROM lr WHERE k BETWEEN 770 AND 780 ORDER BY k DESC'], true);
 
+-- 2b. Merges of full pending areas into RUNS leaves: in the leaf's own
+-- encoding only the runs of keys with new rows are laid out again, the
+-- others copied; new keys between the old ones add runs; rows whose line
+-- pointers need more offset bits than the leaf's TIDs (a heap of wide
+-- rows, then narrow ones) rewrite the whole leaf instead.
+CREATE TABLE lm (k int8, pad text);
+INSERT INTO lm SELECT (g % 400) * 10, repeat('x', 900) FROM generate_series(1, 12000) g ORDER BY hashint4(g);
+CREATE INDEX lm_omen ON lm USING omen (k);
+SELECT leaves = runs_leaves AS all_runs FROM runs_leaves('lm_omen');
+INSERT INTO lm SELECT (hashint4(g) & 511) * 10 % 4000, repeat('y', 900) FROM generate_series(1, 3000) g;
+INSERT INTO lm SELECT (hashint4(g) & 511) * 10 % 4000 + 1 + g % 9, repeat('z', 900) FROM generate_series(1, 1000) g;
+SELECT omen_index_check('lm_omen', true);
+INSERT INTO lm SELECT (hashint4(g) & 511) * 10 % 4000, 'n' FROM generate_series(1, 5000) g;
+SELECT runs_leaves > 0 AS some_runs, entries FROM runs_leaves('lm_omen');
+SELECT omen_index_check('lm_omen', true);
+SELECT * FROM oracle_report(ARRAY[
+    'SELECT k, length(pad), left(pad, 1) FROM lm WHERE k = 0',
+    'SELECT k, length(pad), left(pad, 1) FROM lm WHERE k = 1230',
+    'SELECT k, length(pad), left(pad, 1) FROM lm WHERE k BETWEEN 1231 AND 1239',
+    'SELECT k, length(pad), left(pad, 1) FROM lm WHERE k BETWEEN 2000 AND 2100',
+    'SELECT k, left(pad, 1), count(*) FROM lm WHERE k >= 3900 GROUP BY 1, 2',
+    'SELECT count(*), sum(k) FROM lm WHERE k > 100']);
+SELECT * FROM oracle_report(ARRAY[
+    'SELECT k FROM lm WHERE k BETWEEN 990 AND 1010 ORDER BY k DESC'], true);
+-- A RUNS leaf of three keys that takes hundreds of distinct ones: each is
+-- a run of its own, and when RUNS no longer saves an eighth on PLAIN the
+-- merge rewrites the leaf PLAIN.
+CREATE TABLE lw (k int8, pad int);
+INSERT INTO lw SELECT (g % 3) * 1000, g FROM generate_series(1, 600) g ORDER BY hashint4(g);
+CREATE INDEX lw_omen ON lw USING omen (k);
+SELECT leaves, runs_leaves FROM runs_leaves('lw_omen');
+INSERT INTO lw SELECT g * 7 + 1, -g FROM generate_series(1, 400) g ORDER BY hashint4(g);
+SELECT leaves, runs_leaves FROM runs_leaves('lw_omen');
+SELECT omen_index_check('lw_omen', true);
+SELECT * FROM oracle_report(ARRAY[
+    'SELECT k, pad FROM lw WHERE k = 1000',
+    'SELECT k, pad FROM lw WHERE k BETWEEN 990 AND 2010',
+    'SELECT count(*), sum(k) FROM lw WHERE k > 0']);
+
 -- 3. VACUUM rewrites the leaves it changes (as RUNS where that is smaller),
 -- and the rows come back.
 DELETE FROM lr WHERE pad % 3 = 0 OR k = 777;

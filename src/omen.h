@@ -259,6 +259,18 @@ typedef struct OmenLeafHeader
 /* widest gap field of a run: a dense TID has 32 bits of block and an offset */
 #define OMEN_RUN_MAX_BITS		(32 + OMEN_TID_OFFSET_BITS)
 
+/*
+ * A RUNS leaf's runs with its pending entries and one new entry merged
+ * in, in its own encoding (omen_leaf_merge_runs), ready to be put in the
+ * leaf (omen_leaf_put_runs) inside a critical section.
+ */
+typedef struct OmenRunsMerge
+{
+	int			nsorted;		/* the sorted entries, all of the leaf's */
+	int			bytes;			/* their runs' bytes (sorted_bytes) */
+	char		runs[OMEN_LEAF_SPACE];
+} OmenRunsMerge;
+
 /* How a leaf stores its entries. */
 typedef struct OmenLeafEnc
 {
@@ -870,6 +882,8 @@ extern bool omen_leaf_check_layout(Page page, bool whole_runs, char *why, Size w
 extern void omen_leaf_bytes_from(Page page, int from, Size *kstart, Size *tend);
 extern int	omen_leaf_lower_bound(const OmenLeaf *lf, int64 key, int64 tid);
 extern int	omen_leaf_entries(Page page, int64 *keys, int64 *tids);
+extern bool omen_leaf_merge_runs(Page page, int64 key, int64 tid, OmenRunsMerge *m);
+extern void omen_leaf_put_runs(Page page, const OmenRunsMerge *m);
 extern int	omen_leaf_sorted_entries(Page page, int64 *keys, int64 *tids);
 extern void omen_leaf_sorted_range(const OmenLeaf *lf, int64 lo, int64 hi, int *first, int *end);
 extern int	omen_leaf_collect(const OmenLeaf *lf, int first, int end, int64 lo, int64 hi, OmenScanItem *out);

@@ -13,9 +13,11 @@
  * - a merge of the full pending area and the entry into the sorted
  *   entries, rewriting them from the first one that moves; up to
  *   OMEN_PENDING_FAR_MAX far entries stay pending (merge_keeping_far);
+ *   in a RUNS leaf, rewriting only the runs of keys with new entries
+ *   (merge_runs);
  * - a rewrite of the whole leaf with wider fields, when more entries are
- *   far (in a format-4 leaf: any), or when it is a RUNS leaf, whose
- *   runs are rewritten to merge (and a full PLAIN leaf of duplicates
+ *   far (in a format-4 leaf: any), or when a RUNS leaf's merge does not
+ *   fit its encoding or page (and a full PLAIN leaf of duplicates
  *   becomes a RUNS leaf this way instead of splitting).
  *
  * Each is one WAL record holding the bytes that changed (omenxlog.c).  A
@@ -525,6 +527,33 @@ merge_keeping_far(Relation index, Buffer buf, const OmenLeafEnc *enc, int from,
 }
 
 /*
+ * Merge a RUNS leaf's full pending area and the new entry into its runs,
+ * rewriting only the runs of keys with new entries (omen_leaf_merge_runs).
+ * False, leaf untouched, if that cannot be done in the leaf's encoding and
+ * page.  One WAL record with the runs, as a rewrite.
+ */
+static bool
+merge_runs(Relation index, Buffer buf, int64 key, int64 tid)
+{
+	OmenRunsMerge *m = palloc(sizeof(OmenRunsMerge));
+	bool		merged = omen_leaf_merge_runs(BufferGetPage(buf), key, tid, m);
+
+	if (merged)
+	{
+		OmenXLog	xl;
+
+		omen_xlog_start(&xl, index);
+		START_CRIT_SECTION();
+		omen_leaf_put_runs(BufferGetPage(buf), m);
+		omen_xlog_leaf(&xl, buf, 0, OMEN_XLOG_HEADER);
+		omen_xlog_finish(&xl);
+		END_CRIT_SECTION();
+	}
+	pfree(m);
+	return merged;
+}
+
+/*
  * Insert (key, tid) into the exclusively locked leaf that holds its
  * position.  The caller keeps the lock on buf (the left half, after a
  * split) and releases it.
@@ -578,7 +607,18 @@ insert_into_leaf(Relation index, Buffer buf, int64 key, int64 tid)
 		}
 	}
 
-	/* everything else rewrites entries: all of them, and the new one */
+	/*
+	 * Everything else decodes the sorted entries: a RUNS leaf's whole run
+	 * directory is checked first (the lookup checked it as a scan does).
+	 */
+	if (lf.format == OMEN_LEAF_RUNS)
+	{
+		omen_check_page(index, buf, BufferGetBlockNumber(buf), 0);
+		if (merge_runs(index, buf, key, tid))
+			return result;
+	}
+
+	/* the rest rewrites entries: all of them, and the new one */
 	keys = palloc((lf.n + 1) * sizeof(int64));
 	tids = palloc((lf.n + 1) * sizeof(int64));
 	total = gather_entries(page, key, tid, keys, tids, &newpos);
@@ -682,7 +722,8 @@ try_append_hint(Relation index, OmenModelCache *model, int tree, int64 key, int6
 		ReleaseBuffer(buf);
 		return InvalidBuffer;
 	}
-	omen_check_page(index, buf, hint, want);
+	/* only a PLAIN leaf is appended to here: no run is decoded */
+	omen_check_scan_leaf(index, buf, hint, want);
 	page = BufferGetPage(buf);
 	if (omen_pos_in_leaf(page, key, tid) && omen_leaf_extends_sorted(page, key, tid, &fits))
 	{

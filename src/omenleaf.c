@@ -21,7 +21,7 @@
  * log2 (about 21 bits for 50 rows a key in a 10M-row table) instead of the
  * table's (28).  Pending entries stay plain in both formats, so an insert
  * into a RUNS leaf is the same few bytes; the merge of a full pending area
- * rewrites the leaf.
+ * rewrites the runs of the keys it adds to (omen_leaf_merge_runs).
  */
 #include "postgres.h"
 
@@ -190,6 +190,37 @@ run_extent(const OmenLeafEnc *enc, int n, const int64 *keys, const int64 *tids, 
 }
 
 /*
+ * Write a run's directory entry at d: its key, its first entry's index,
+ * where its data lies (from the start of the runs) and its gap width.
+ */
+static inline void
+write_run_dir(char *d, const OmenLeafEnc *enc, int64 key, int start, int off, int bits)
+{
+	uint16		s = (uint16) start;
+	uint16		o = (uint16) off;
+
+	store_value(d, (uint64) key - (uint64) enc->key_base, enc->key_width);
+	memcpy(d + OMEN_RUN_DIR_START(enc->key_width), &s, sizeof(s));
+	memcpy(d + OMEN_RUN_DIR_OFFSET(enc->key_width), &o, sizeof(o));
+	d[OMEN_RUN_DIR_BITS(enc->key_width)] = (char) bits;
+}
+
+/*
+ * Write a run's data at p (zeroed): the first of its 'count' ascending
+ * TIDs, then the gaps, 'bits' each.
+ */
+static inline void
+write_run_data(char *p, const OmenLeafEnc *enc, const int64 *tids, int count, int bits)
+{
+	char	   *gaps = p + enc->tid_width;
+	int			i;
+
+	store_value(p, (uint64) tids[0] - (uint64) enc->tid_base, enc->tid_width);
+	for (i = 1; i < count; i++)
+		put_bits(gaps, (uint64) (i - 1) * bits, tid_gap(tids[i - 1], tids[i], enc->off_bits), bits);
+}
+
+/*
  * Lay out the runs of n sorted entries at dst (zeroed, big enough), or
  * with dst NULL only size them: returns the bytes they take.  Sizing sets
  * *nruns_io to the number of runs; writing takes it from there (the
@@ -220,24 +251,11 @@ runs_layout(char *dst, const OmenLeafEnc *enc, int n, const int64 *keys, const i
 	for (r = 0, a = 0; a < n; r++)
 	{
 		int			b = run_extent(enc, n, keys, tids, a, &bits);
-		int			i;
 
 		if (dst)
 		{
-			char	   *d = dst + runs_dir_bytes(r, enc->key_width);
-			char	   *gaps;
-			uint16		start = (uint16) a;
-			uint16		off = (uint16) data;
-
-			store_value(d, (uint64) keys[a] - (uint64) enc->key_base, enc->key_width);
-			memcpy(d + OMEN_RUN_DIR_START(enc->key_width), &start, sizeof(start));
-			memcpy(d + OMEN_RUN_DIR_OFFSET(enc->key_width), &off, sizeof(off));
-			d[OMEN_RUN_DIR_BITS(enc->key_width)] = (char) bits;
-			store_value(dst + data, (uint64) tids[a] - (uint64) enc->tid_base, enc->tid_width);
-			gaps = dst + data + enc->tid_width;
-			for (i = a + 1; i < b; i++)
-				put_bits(gaps, (uint64) (i - a - 1) * bits,
-						 tid_gap(tids[i - 1], tids[i], enc->off_bits), bits);
+			write_run_dir(dst + runs_dir_bytes(r, enc->key_width), enc, keys[a], a, data, bits);
+			write_run_data(dst + data, enc, tids + a, b - a, bits);
 			Assert(r < nruns);
 		}
 		data += enc->tid_width + run_gap_bytes(b - a, bits);
@@ -1351,6 +1369,192 @@ omen_leaf_entries(Page page, int64 *keys, int64 *tids)
 		}
 	}
 	return lf.n;
+}
+
+/*
+ * The merge of a RUNS leaf's pending area, and the entry (key, tid) that
+ * found it full, into its runs: what omen_leaf_write would lay out for all
+ * the entries in the leaf's own encoding, made without decoding the runs
+ * of keys that gain nothing.  A run's layout depends only on the TIDs of
+ * its key (run_extent), so the runs of such a key are copied as they are,
+ * and only the keys with new entries are decoded, merged and laid out
+ * again.  With fifty rows a key, a merge of a full pending area used to
+ * decode, size and write all ~3,000 entries of the leaf for a few dozen
+ * new ones (two thirds of an insert's instructions into a 1M-row table of
+ * duplicates).
+ *
+ * False, with the leaf untouched, unless the leaf is RUNS, its encoding
+ * holds every new entry (fields and offset bits), and the result fits the
+ * page and still saves on PLAIN as the writer requires: then the caller
+ * rewrites the leaf in full (choosing a new encoding, or splitting).  The
+ * leaf's whole directory must have been checked (omen_check_page).
+ */
+bool
+omen_leaf_merge_runs(Page page, int64 key, int64 tid, OmenRunsMerge *m)
+{
+	/* one key's entries, and the new runs' data: a page at most (+ put_bits' reach) */
+	static int64 gkeys[OMEN_LEAF_MAX_ENTRIES];
+	static int64 gtids[OMEN_LEAF_MAX_ENTRIES];
+	static char data[OMEN_LEAF_SPACE + sizeof(uint64)];
+	int64		pk[OMEN_PENDING_MAX + 1];
+	int64		pt[OMEN_PENDING_MAX + 1];
+	OmenLeaf	lf;
+	OmenLeafEnc enc;
+	int			np;
+	int			nr = 0;			/* runs written */
+	int			out = 0;		/* entries written */
+	int			bytes = 0;		/* data written */
+	int			r = 0;
+	int			j = 0;
+	int			i;
+
+	omen_leaf_open(page, &lf);
+	if (lf.format != OMEN_LEAF_RUNS || lf.n >= OMEN_LEAF_MAX_ENTRIES)
+		return false;
+	omen_leaf_get_enc(page, &enc);
+	np = pending_in_range(&lf, PG_INT64_MIN, PG_INT64_MAX, pk, pt);
+	pk[np] = key;
+	pt[np] = tid;
+	sort_positions(pk, pt, ++np);
+	for (i = 0; i < np; i++)
+	{
+		if (!fields_hold(enc.key_base, enc.key_width, enc.tid_base, enc.tid_width, pk[i], pt[i]) ||
+			omen_tid_off_bits(pt[i]) > enc.off_bits)
+			return false;
+	}
+
+	while (r < lf.nruns || j < np)
+	{
+		int64		k;
+		int			ng;
+		int			a;
+
+		if (j == np || (r < lf.nruns && run_key(&lf, r) < pk[j]))
+		{
+			/* a run no new entry joins: copied */
+			const char *d = run_dir(&lf, r);
+			int			count = run_start(&lf, r + 1) - dir_start(&lf, d);
+			int			bits = dir_bits(&lf, d);
+			int			len = lf.tid_width + run_gap_bytes(count, bits);
+
+			if (runs_dir_bytes(nr + 1, enc.key_width) + bytes + len > (int) OMEN_LEAF_SPACE)
+				return false;
+			write_run_dir(m->runs + runs_dir_bytes(nr, enc.key_width), &enc, run_key(&lf, r), out,
+						  bytes, bits);
+			memcpy(data + bytes, lf.keys + dir_offset(&lf, d), len);
+			nr++;
+			out += count;
+			bytes += len;
+			r++;
+			continue;
+		}
+
+		/* key k's old TIDs (its runs), then its new ones merged in from the back */
+		k = pk[j];
+		ng = 0;
+		for (; r < lf.nruns && run_key(&lf, r) == k; r++)
+		{
+			RunReader	rd;
+
+			run_reader_init(&lf, r, &rd);
+			while (rd.left > 0)
+				gtids[ng++] = run_reader_next(&rd);
+		}
+		a = j;
+		while (j < np && pk[j] == k)
+			j++;
+		{
+			int			o = ng + (j - a) - 1;
+			int			x = ng - 1;
+			int			y = j - 1;
+
+			for (; y >= a; o--)
+			{
+				if (x >= 0 && gtids[x] > pt[y])
+					gtids[o] = gtids[x--];
+				else
+					gtids[o] = pt[y--];
+			}
+		}
+		ng += j - a;
+		for (i = 0; i < ng; i++)
+			gkeys[i] = k;
+
+		/* laid out as runs_layout would */
+		for (a = 0; a < ng;)
+		{
+			int			bits;
+			int			b = run_extent(&enc, ng, gkeys, gtids, a, &bits);
+			int			len = enc.tid_width + run_gap_bytes(b - a, bits);
+
+			if (runs_dir_bytes(nr + 1, enc.key_width) + bytes + len > (int) OMEN_LEAF_SPACE)
+				return false;
+			write_run_dir(m->runs + runs_dir_bytes(nr, enc.key_width), &enc, k, out + a, bytes, bits);
+			memset(data + bytes, 0, len + sizeof(uint64));
+			write_run_data(data + bytes, &enc, gtids + a, b - a, bits);
+			nr++;
+			bytes += len;
+			a = b;
+		}
+		out += ng;
+	}
+
+	/* the directory's size is known now: data offsets move past it */
+	{
+		int			dir_bytes = runs_dir_bytes(nr, enc.key_width);
+		uint16		count = (uint16) nr;
+
+		for (i = 0; i < nr; i++)
+		{
+			char	   *d = m->runs + runs_dir_bytes(i, enc.key_width);
+			uint16		off = (uint16) (omen_load_u16(d + OMEN_RUN_DIR_OFFSET(enc.key_width)) + dir_bytes);
+
+			memcpy(d + OMEN_RUN_DIR_OFFSET(enc.key_width), &off, sizeof(off));
+		}
+		memcpy(m->runs, &count, sizeof(count));
+		memcpy(m->runs + dir_bytes, data, bytes);
+		m->bytes = dir_bytes + bytes;
+	}
+	m->nsorted = out;
+	Assert(out == lf.n + 1);
+#ifdef USE_ASSERT_CHECKING
+	{
+		/* the same bytes as runs_layout over all the entries */
+		int64	   *ak = palloc((out + 1) * sizeof(int64));
+		int64	   *at = palloc((out + 1) * sizeof(int64));
+		char	   *full = palloc0(OMEN_LEAF_SPACE + sizeof(uint64));
+		int			n = omen_leaf_entries(page, ak, at);
+		int			nruns;
+
+		for (i = n; i > 0 && omen_pos_cmp(ak[i - 1], at[i - 1], key, tid) > 0; i--)
+		{
+			ak[i] = ak[i - 1];
+			at[i] = at[i - 1];
+		}
+		ak[i] = key;
+		at[i] = tid;
+		Assert(runs_layout(NULL, &enc, out, ak, at, &nruns) == m->bytes && nruns == nr);
+		runs_layout(full, &enc, out, ak, at, &nruns);
+		Assert(memcmp(full, m->runs, m->bytes) == 0);
+		pfree(ak);
+		pfree(at);
+		pfree(full);
+	}
+#endif
+	return omen_leaf_runs_wins(omen_leaf_plain_bytes(&enc, out), m->bytes);
+}
+
+/* Put a merge's runs into the leaf: every entry sorted, nothing pending. */
+void
+omen_leaf_put_runs(Page page, const OmenRunsMerge *m)
+{
+	OmenLeafHeader *h = OmenLeafGetHeader(page);
+
+	Assert(h->format == OMEN_LEAF_RUNS && m->bytes <= (int) OMEN_LEAF_SPACE);
+	memcpy((char *) page + OMEN_LEAF_DATA, m->runs, m->bytes);
+	h->nsorted = (uint16) m->nsorted;
+	h->sorted_bytes = (uint16) m->bytes;
+	set_bounds(page, h, m->nsorted);
 }
 
 static inline void

@@ -250,18 +250,17 @@ learn_tail_leaf(OmenModelCache *model, int tree, Page page, BlockNumber blkno)
 }
 
 /*
- * Check a leaf a lookup found.  Under a share lock the caller only reads
- * it -- a scan, or the index check, which reads no entry of it -- and a
- * scan checks the runs it decodes (omen_check_scan_leaf); a writer checks
- * the whole page before it changes it.
+ * Check a leaf a lookup found: all of it but a RUNS leaf's whole run
+ * directory (omen_check_scan_leaf).  A scan checks the runs it decodes; an
+ * insert that only appends an entry decodes none, and one that rewrites
+ * the runs checks the directory first (insert_into_leaf).  The pass over
+ * the directory was a tenth of an insert's instructions into a leaf of
+ * duplicates.
  */
 static void
-check_found_leaf(Relation index, Buffer buf, BlockNumber blkno, int lockmode, uint16 want)
+check_found_leaf(Relation index, Buffer buf, BlockNumber blkno, uint16 want)
 {
-	if (lockmode == BUFFER_LOCK_SHARE)
-		omen_check_scan_leaf(index, buf, blkno, want);
-	else
-		omen_check_page(index, buf, blkno, want);
+	omen_check_scan_leaf(index, buf, blkno, want);
 }
 
 /*
@@ -317,7 +316,7 @@ walk_right(Relation index, OmenModelCache *model, int tree, Buffer buf, int64 ke
 			UnlockReleaseBuffer(buf);
 			return InvalidBuffer;
 		}
-		check_found_leaf(index, buf, next, lockmode, want);
+		check_found_leaf(index, buf, next, want);
 		if (at_end)
 			learn_tail_leaf(model, tree, page, next);
 	}
@@ -366,7 +365,7 @@ model_start_leaf(Relation index, OmenModelCache *model, int tree, int64 key, int
 		if (omen_page_is_leaf(page, want) &&
 			omen_pos_cmp(key, tid, OmenPageGetOpaque(page)->low.key, OmenPageGetOpaque(page)->low.tid) >= 0)
 		{
-			check_found_leaf(index, buf, blkno, lockmode, want);
+			check_found_leaf(index, buf, blkno, want);
 			return buf;
 		}
 		UnlockReleaseBuffer(buf);
