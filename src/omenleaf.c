@@ -6,7 +6,8 @@
  * A PLAIN leaf stores each key as key - key_base in key_width bytes and
  * each TID as encoded TID - tid_base in tid_width bytes (omen.h).  The
  * widths are chosen from the range of what the leaf holds when it is
- * written in full (build, split, merge, VACUUM).  An entry whose key or
+ * written in full (build, split, PLAIN merge, VACUUM; a RUNS leaf's merge
+ * keeps its encoding when that holds the new entries).  An entry whose key or
  * TID falls outside that range (a far entry) waits in the pending area,
  * stored whole, in a leaf flagged OMEN_P_WIDE_PENDING (format 5); there,
  * or in a format-4 leaf at once, enough of them rewrite the leaf with
@@ -509,7 +510,8 @@ omen_leaf_enc_holds(const OmenLeafEnc *enc, int64 key, int64 tid)
  * every append: it reads only the header, the last key and the last TID,
  * where opening the leaf (omen_leaf_open) and reading its encoding, twice,
  * cost a third of the instructions omen spent on an append, and divisions.
- * insert_into_leaf asks it too.  The page has been checked (omen_check_page).
+ * insert_into_leaf asks it too.  The page has been checked
+ * (omen_check_scan_leaf: a PLAIN leaf's check is whole).
  */
 bool
 omen_leaf_extends_sorted(Page page, int64 key, int64 tid, bool *fits)
