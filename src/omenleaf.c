@@ -1335,27 +1335,19 @@ omen_leaf_sorted_entries(Page page, int64 *keys, int64 *tids)
 	return lf.nsorted;
 }
 
-/* Every entry of the leaf, in position order.  Returns how many. */
-int
-omen_leaf_entries(Page page, int64 *keys, int64 *tids)
+/*
+ * Merge np sorted entries (pk, pt) into the n sorted entries at the front
+ * of (keys, tids), in place from the back: the arrays have room for n + np.
+ * On equal positions the merged-in entry goes after.
+ */
+static void
+merge_from_back(int64 *keys, int64 *tids, int n, const int64 *pk, const int64 *pt, int np)
 {
-	OmenLeaf	lf;
-	int64		pk[OMEN_PENDING_MAX];
-	int64		pt[OMEN_PENDING_MAX];
-	int			np;
-	int			i,
-				j,
-				o;
+	int			i = n - 1;
+	int			j = np - 1;
+	int			o;
 
-	omen_leaf_open(page, &lf);
-	np = pending_in_range(&lf, PG_INT64_MIN, PG_INT64_MAX, pk, pt);
-	Assert(np == lf.n - lf.nsorted);
-
-	/* merge from the back, in place: the sorted entries go first */
-	omen_leaf_sorted_entries(page, keys, tids);
-	i = lf.nsorted - 1;
-	j = np - 1;
-	for (o = lf.n - 1; j >= 0; o--)
+	for (o = n + np - 1; j >= 0; o--)
 	{
 		if (i >= 0 && omen_pos_cmp(keys[i], tids[i], pk[j], pt[j]) > 0)
 		{
@@ -1370,6 +1362,23 @@ omen_leaf_entries(Page page, int64 *keys, int64 *tids)
 			j--;
 		}
 	}
+}
+
+/* Every entry of the leaf, in position order.  Returns how many. */
+int
+omen_leaf_entries(Page page, int64 *keys, int64 *tids)
+{
+	OmenLeaf	lf;
+	int64		pk[OMEN_PENDING_MAX];
+	int64		pt[OMEN_PENDING_MAX];
+	int			np;
+
+	omen_leaf_open(page, &lf);
+	np = pending_in_range(&lf, PG_INT64_MIN, PG_INT64_MAX, pk, pt);
+	Assert(np == lf.n - lf.nsorted);
+
+	omen_leaf_sorted_entries(page, keys, tids);
+	merge_from_back(keys, tids, lf.nsorted, pk, pt, np);
 	return lf.n;
 }
 
@@ -1427,11 +1436,12 @@ omen_leaf_merge_runs(Page page, int64 key, int64 tid, OmenRunsMerge *m)
 
 	while (r < lf.nruns || j < np)
 	{
+		int64		rk = r < lf.nruns ? run_key(&lf, r) : 0;
 		int64		k;
 		int			ng;
 		int			a;
 
-		if (j == np || (r < lf.nruns && run_key(&lf, r) < pk[j]))
+		if (j == np || (r < lf.nruns && rk < pk[j]))
 		{
 			/* a run no new entry joins: copied */
 			const char *d = run_dir(&lf, r);
@@ -1441,8 +1451,7 @@ omen_leaf_merge_runs(Page page, int64 key, int64 tid, OmenRunsMerge *m)
 
 			if (runs_dir_bytes(nr + 1, enc.key_width) + bytes + len > (int) OMEN_LEAF_SPACE)
 				return false;
-			write_run_dir(m->runs + runs_dir_bytes(nr, enc.key_width), &enc, run_key(&lf, r), out,
-						  bytes, bits);
+			write_run_dir(m->runs + runs_dir_bytes(nr, enc.key_width), &enc, rk, out, bytes, bits);
 			memcpy(data + bytes, lf.keys + dir_offset(&lf, d), len);
 			nr++;
 			out += count;
@@ -1462,25 +1471,13 @@ omen_leaf_merge_runs(Page page, int64 key, int64 tid, OmenRunsMerge *m)
 			while (rd.left > 0)
 				gtids[ng++] = run_reader_next(&rd);
 		}
+		for (i = 0; i < ng; i++)
+			gkeys[i] = k;
 		a = j;
 		while (j < np && pk[j] == k)
 			j++;
-		{
-			int			o = ng + (j - a) - 1;
-			int			x = ng - 1;
-			int			y = j - 1;
-
-			for (; y >= a; o--)
-			{
-				if (x >= 0 && gtids[x] > pt[y])
-					gtids[o] = gtids[x--];
-				else
-					gtids[o] = pt[y--];
-			}
-		}
+		merge_from_back(gkeys, gtids, ng, pk + a, pt + a, j - a);
 		ng += j - a;
-		for (i = 0; i < ng; i++)
-			gkeys[i] = k;
 
 		/* laid out as runs_layout would */
 		for (a = 0; a < ng;)

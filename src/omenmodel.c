@@ -250,20 +250,6 @@ learn_tail_leaf(OmenModelCache *model, int tree, Page page, BlockNumber blkno)
 }
 
 /*
- * Check a leaf a lookup found: all of it but a RUNS leaf's whole run
- * directory (omen_check_scan_leaf).  A scan checks the runs it decodes; an
- * insert that only appends an entry decodes none, and one that rewrites
- * the runs checks the directory first (insert_into_leaf).  The pass over
- * the directory was a tenth of an insert's instructions into a leaf of
- * duplicates.
- */
-static void
-check_found_leaf(Relation index, Buffer buf, BlockNumber blkno, uint16 want)
-{
-	omen_check_scan_leaf(index, buf, blkno, want);
-}
-
-/*
  * B-link move-right: while the position is at or beyond the leaf's high
  * fence, step to the right sibling.  The lock on one leaf is released
  * before the next is taken; splits only move entries right, so nothing is
@@ -316,7 +302,7 @@ walk_right(Relation index, OmenModelCache *model, int tree, Buffer buf, int64 ke
 			UnlockReleaseBuffer(buf);
 			return InvalidBuffer;
 		}
-		check_found_leaf(index, buf, next, want);
+		omen_check_scan_leaf(index, buf, next, want);
 		if (at_end)
 			learn_tail_leaf(model, tree, page, next);
 	}
@@ -365,7 +351,7 @@ model_start_leaf(Relation index, OmenModelCache *model, int tree, int64 key, int
 		if (omen_page_is_leaf(page, want) &&
 			omen_pos_cmp(key, tid, OmenPageGetOpaque(page)->low.key, OmenPageGetOpaque(page)->low.tid) >= 0)
 		{
-			check_found_leaf(index, buf, blkno, want);
+			omen_check_scan_leaf(index, buf, blkno, want);
 			return buf;
 		}
 		UnlockReleaseBuffer(buf);
@@ -380,6 +366,13 @@ model_start_leaf(Relation index, OmenModelCache *model, int tree, int64 key, int
  * Find and lock the leaf of the given tree whose range holds (key, tid):
  * start where the model says, walk right.  Correctness never depends on
  * the model, only the number of pages read.
+ *
+ * Each leaf found is checked as a scan checks it (omen_check_scan_leaf):
+ * all but a RUNS leaf's whole run directory.  A scan checks the runs it
+ * decodes; an insert that only appends an entry decodes none, and one that
+ * rewrites the runs checks the directory first (insert_into_leaf).  The
+ * pass over the directory was a tenth of an insert's instructions into a
+ * leaf of duplicates.
  */
 Buffer
 omen_find_leaf(Relation index, int tree, int64 key, int64 tid, int lockmode, uint16 want)
